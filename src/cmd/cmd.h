@@ -1,0 +1,8 @@
+/* cmd: one entry point per subcommand. Each takes the subcommand's own argv
+ * (argv[0] is the subcommand name) and returns the process exit code. */
+#ifndef EBB_CMD_CMD_H
+#define EBB_CMD_CMD_H
+
+int cmd_engine(int argc, char **argv);
+
+#endif

@@ -1,0 +1,665 @@
+/* http server: HTTP/1.1 on libuv. See server.h.
+ *
+ * A connection moves through three states: IDLE (waiting for or receiving a
+ * request), ACTIVE (the handler holds the request) and CLOSING (handles are
+ * being closed; memory is freed in the last close callback, libuv's rule).
+ * All received bytes go through conn->in, so pipelined requests are parsed
+ * one at a time in a loop rather than by recursion. */
+#include "http/server.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/log.h"
+
+#define READ_CHUNK (64 * 1024)
+/* While a request is being handled, input that arrives (pipelined requests,
+ * or garbage) is kept up to this much; then reading pauses until the
+ * response ends. Reading continues below it so a hang-up is seen at once. */
+#define IN_PAUSE_BYTES (128 * 1024)
+
+enum conn_state { CONN_IDLE, CONN_ACTIVE, CONN_CLOSING };
+
+struct http_conn {
+    uv_tcp_t tcp;
+    uv_timer_t timer;
+    uv_write_t wreq;
+    uv_shutdown_t shutdown_req;
+    struct http_server *server;
+    struct http_conn *prev, *next;
+    struct http_parser parser;
+    struct http_req req;
+    struct buf in;    /* received, not yet parsed */
+    struct buf out;   /* response bytes not yet handed to the kernel */
+    struct buf wbuf;  /* bytes of the uv_write in flight */
+    enum conn_state state;
+    int open_handles; /* tcp + timer; freed when both close callbacks ran */
+    bool writing;
+    bool reading;
+    bool processing;  /* inside conn_process: do not re-enter it */
+    bool resp_started;
+    bool chunked;
+    bool head_only;   /* HEAD: headers, no body */
+    bool close_after; /* close once the current response is written */
+    bool continue_sent;
+    bool linger;      /* after a rejected request: drain input before closing */
+    bool lingering;   /* draining: our side is shut down, input is discarded */
+    size_t lingered;  /* bytes discarded so far */
+};
+
+/* After answering a rejected request (e.g. 413 while the client is still
+ * sending its body) the connection is not closed at once: that would reset
+ * it and the client might never read the answer. Like nginx's lingering
+ * close, we shut down our side and discard input for a bounded time. */
+#define LINGER_MS 2000
+#define LINGER_MAX_BYTES (4 * 1024 * 1024)
+
+static void conn_close(struct http_conn *c);
+static void conn_process(struct http_conn *c);
+static void conn_flush(struct http_conn *c);
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b);
+static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *b);
+
+void http_server_config_defaults(struct http_server_config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->host = "127.0.0.1";
+    cfg->port = 8000;
+    cfg->max_head_bytes = 64 * 1024;
+    cfg->max_body_bytes = 32 * 1024 * 1024;
+    cfg->max_out_bytes = 4 * 1024 * 1024;
+    cfg->keepalive_timeout_ms = 5000;
+    cfg->read_timeout_ms = 30000;
+    cfg->max_connections = 10000;
+    cfg->server_header = NULL;
+}
+
+const char *http_status_reason(int status)
+{
+    switch (status) {
+    case 100: return "Continue";
+    case 200: return "OK";
+    case 201: return "Created";
+    case 204: return "No Content";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 409: return "Conflict";
+    case 413: return "Content Too Large";
+    case 415: return "Unsupported Media Type";
+    case 422: return "Unprocessable Content";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    default: return "Unknown";
+    }
+}
+
+/* --- connection list and lifetime --------------------------------------- */
+
+static void server_maybe_empty(struct http_server *s)
+{
+    if (s->draining && s->nconns == 0 && s->on_empty) {
+        void (*cb)(struct http_server *) = s->on_empty;
+        s->on_empty = NULL;
+        cb(s);
+    }
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+    struct http_conn *c = h->data;
+    if (--c->open_handles > 0)
+        return;
+    struct http_server *s = c->server;
+    http_parser_release(&c->parser);
+    buf_release(&c->in);
+    buf_release(&c->out);
+    buf_release(&c->wbuf);
+    free(c);
+    server_maybe_empty(s);
+}
+
+/* Ends a request handed to the handler, whether answered or abandoned. */
+static void conn_end_request(struct http_conn *c)
+{
+    c->state = CONN_IDLE;
+    c->server->nactive--;
+    c->req.on_abort = NULL;
+    c->req.on_drain = NULL;
+    c->req.data = NULL;
+    c->resp_started = false;
+    c->chunked = false;
+    c->head_only = false;
+    c->continue_sent = false;
+    http_parser_next(&c->parser);
+}
+
+static void conn_close(struct http_conn *c)
+{
+    if (c->state == CONN_CLOSING)
+        return;
+    struct http_server *s = c->server;
+    bool was_active = c->state == CONN_ACTIVE;
+    c->state = CONN_CLOSING;
+    if (was_active) {
+        /* The handler still holds the request: tell it, once, then forget it. */
+        void (*abort_cb)(struct http_req *) = c->req.on_abort;
+        s->nactive--;
+        c->req.on_abort = NULL;
+        c->req.on_drain = NULL;
+        if (abort_cb)
+            abort_cb(&c->req);
+        c->req.data = NULL;
+    }
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        s->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    s->nconns--;
+    uv_close((uv_handle_t *)&c->timer, on_handle_closed);
+    uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
+}
+
+static void on_timeout(uv_timer_t *t)
+{
+    struct http_conn *c = t->data;
+    if (c->state == CONN_IDLE && http_parser_in_message(&c->parser)) {
+        log_debug("closing connection: request not received within %u ms",
+                  c->server->cfg.read_timeout_ms);
+    }
+    conn_close(c);
+}
+
+static void on_linger_shutdown(uv_shutdown_t *req, int status)
+{
+    (void)req;
+    (void)status;
+}
+
+static void conn_linger(struct http_conn *c)
+{
+    if (c->lingering || c->state == CONN_CLOSING)
+        return;
+    c->lingering = true;
+    c->shutdown_req.data = c;
+    if (uv_shutdown(&c->shutdown_req, (uv_stream_t *)&c->tcp, on_linger_shutdown) != 0) {
+        conn_close(c);
+        return;
+    }
+    if (!c->reading) {
+        c->reading = true;
+        uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+    }
+    uv_timer_start(&c->timer, on_timeout, LINGER_MS, 0);
+}
+
+/* Arms the right timer for the connection's state: a keep-alive timeout
+ * between requests, a read timeout inside one, none while the handler works. */
+static void conn_arm_timer(struct http_conn *c)
+{
+    if (c->lingering)
+        return;
+    if (c->state != CONN_IDLE || c->writing || c->out.len) {
+        uv_timer_stop(&c->timer);
+        return;
+    }
+    unsigned ms = http_parser_in_message(&c->parser) ? c->server->cfg.read_timeout_ms
+                                                      : c->server->cfg.keepalive_timeout_ms;
+    uv_timer_start(&c->timer, on_timeout, ms, 0);
+}
+
+/* --- output -------------------------------------------------------------- */
+
+static void on_written(uv_write_t *w, int status)
+{
+    struct http_conn *c = w->data;
+    c->writing = false;
+    buf_reset(&c->wbuf);
+    if (status < 0) {
+        if (c->state != CONN_CLOSING)
+            conn_close(c);
+        return;
+    }
+    if (c->state == CONN_CLOSING)
+        return;
+    conn_flush(c);
+}
+
+/* Hands pending output to the kernel: directly when the socket takes it,
+ * else through one uv_write whose buffer is swapped with the pending one. */
+static void conn_flush(struct http_conn *c)
+{
+    if (c->writing || c->state == CONN_CLOSING)
+        return;
+    if (c->out.len) {
+        uv_buf_t b = uv_buf_init(c->out.data, (unsigned)c->out.len);
+        int n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+        if (n < 0 && n != UV_EAGAIN) {
+            conn_close(c);
+            return;
+        }
+        if (n > 0)
+            buf_consume(&c->out, (size_t)n);
+        if (c->out.len) {
+            struct buf tmp = c->wbuf;
+            c->wbuf = c->out;
+            c->out = tmp;
+            buf_reset(&c->out);
+            b = uv_buf_init(c->wbuf.data, (unsigned)c->wbuf.len);
+            int err = uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &b, 1, on_written);
+            if (err) {
+                conn_close(c);
+                return;
+            }
+            c->writing = true;
+            return;
+        }
+    }
+    /* Everything is written. */
+    if (c->state == CONN_ACTIVE) {
+        if (c->req.on_drain)
+            c->req.on_drain(&c->req);
+        return;
+    }
+    if (c->state == CONN_IDLE) {
+        if (c->close_after && c->linger)
+            conn_linger(c);
+        else if (c->close_after)
+            conn_close(c);
+        else
+            conn_process(c); /* the next pipelined request, timers, reading */
+    }
+}
+
+static void format_date(char *out, size_t n)
+{
+    static time_t cached_at;
+    static char cached[40];
+    time_t now = time(NULL);
+    if (now != cached_at) {
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        strftime(cached, sizeof(cached), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+        cached_at = now;
+    }
+    snprintf(out, n, "%s", cached);
+}
+
+static int append_head(struct http_conn *c, int status, const char *content_type,
+                       const char *extra_headers, long long content_length)
+{
+    char date[40];
+    format_date(date, sizeof(date));
+    struct buf *o = &c->out;
+    int err = buf_appendf(o, "HTTP/1.1 %d %s\r\ndate: %s\r\n", status, http_status_reason(status),
+                          date);
+    if (!err && c->server->cfg.server_header)
+        err = buf_appendf(o, "server: %s\r\n", c->server->cfg.server_header);
+    if (!err && content_type)
+        err = buf_appendf(o, "content-type: %s\r\n", content_type);
+    if (!err && content_length >= 0)
+        err = buf_appendf(o, "content-length: %lld\r\n", content_length);
+    if (!err && content_length < 0)
+        err = buf_append_str(o, "transfer-encoding: chunked\r\n");
+    if (!err && c->close_after)
+        err = buf_append_str(o, "connection: close\r\n");
+    if (!err && extra_headers)
+        err = buf_append_str(o, extra_headers);
+    if (!err)
+        err = buf_append(o, "\r\n", 2);
+    return err;
+}
+
+static bool req_usable(const struct http_req *req)
+{
+    return req->conn && req->conn->state == CONN_ACTIVE;
+}
+
+/* Ends the request after its last bytes were queued, then lets the
+ * connection go on to the next pipelined request (or close). */
+static void conn_finish_response(struct http_conn *c)
+{
+    conn_end_request(c);
+    if (c->server->draining)
+        c->close_after = true;
+    conn_flush(c);
+}
+
+int http_respond(struct http_req *req, int status, const char *content_type,
+                 const char *extra_headers, const void *body, size_t len)
+{
+    if (!req_usable(req) || req->conn->resp_started)
+        return -EPIPE;
+    struct http_conn *c = req->conn;
+    c->resp_started = true;
+    int err = append_head(c, status, content_type, extra_headers, (long long)len);
+    if (!err && !c->head_only)
+        err = buf_append(&c->out, body, len);
+    if (err)
+        c->close_after = true;
+    conn_finish_response(c);
+    return err;
+}
+
+int http_stream_start(struct http_req *req, int status, const char *content_type,
+                      const char *extra_headers)
+{
+    if (!req_usable(req) || req->conn->resp_started)
+        return -EPIPE;
+    struct http_conn *c = req->conn;
+    c->resp_started = true;
+    c->chunked = true;
+    int err = append_head(c, status, content_type, extra_headers, -1);
+    if (err)
+        return err;
+    conn_flush(c);
+    return req_usable(req) ? 0 : -EPIPE;
+}
+
+int http_stream_write(struct http_req *req, const void *data, size_t len)
+{
+    if (!req_usable(req) || !req->conn->chunked)
+        return -EPIPE;
+    struct http_conn *c = req->conn;
+    if (len == 0 || c->head_only)
+        return 0;
+    char size_line[24];
+    int n = snprintf(size_line, sizeof(size_line), "%zx\r\n", len);
+    size_t need = (size_t)n + len + 2;
+    if (need > c->out.limit - c->out.len)
+        return -ENOBUFS;
+    int err = buf_append(&c->out, size_line, (size_t)n);
+    if (!err)
+        err = buf_append(&c->out, data, len);
+    if (!err)
+        err = buf_append(&c->out, "\r\n", 2);
+    if (err)
+        return err;
+    conn_flush(c);
+    return req_usable(req) ? 0 : -EPIPE;
+}
+
+int http_stream_end(struct http_req *req)
+{
+    if (!req_usable(req) || !req->conn->chunked)
+        return -EPIPE;
+    struct http_conn *c = req->conn;
+    int err = c->head_only ? 0 : buf_append(&c->out, "0\r\n\r\n", 5);
+    if (err)
+        c->close_after = true;
+    conn_finish_response(c);
+    return err;
+}
+
+void http_req_close(struct http_req *req)
+{
+    struct http_conn *c = req->conn;
+    if (!c || c->state != CONN_ACTIVE)
+        return;
+    c->req.on_abort = NULL;
+    conn_close(c);
+}
+
+size_t http_req_backlog(const struct http_req *req)
+{
+    if (!req->conn)
+        return 0;
+    return req->conn->out.len + req->conn->wbuf.len;
+}
+
+const char *http_req_header(const struct http_req *req, const char *name)
+{
+    return http_parser_header(req->msg, name);
+}
+
+bool http_req_path_is(const struct http_req *req, const char *lit)
+{
+    size_t n = strlen(lit);
+    return req->path_len == n && memcmp(req->path, lit, n) == 0;
+}
+
+/* --- input --------------------------------------------------------------- */
+
+/* Answers a request the parser rejected, then closes. */
+static void conn_reject(struct http_conn *c, int status, const char *why)
+{
+    char body[256];
+    int n = snprintf(body, sizeof(body), "{\"detail\":\"%s\"}", why ? why : "bad request");
+    c->close_after = true;
+    c->linger = true;
+    c->state = CONN_ACTIVE; /* borrow the request path to reuse http_respond */
+    c->server->nactive++;
+    c->req.conn = c;
+    http_respond(&c->req, status, "application/json", NULL, body, (size_t)n);
+}
+
+static void conn_dispatch(struct http_conn *c)
+{
+    struct http_server *s = c->server;
+    struct http_req *req = &c->req;
+    memset(req, 0, sizeof(*req));
+    req->conn = c;
+    req->msg = &c->parser;
+    http_parser_path(&c->parser, &req->path, &req->path_len, &req->query, &req->query_len);
+    c->state = CONN_ACTIVE;
+    c->head_only = c->parser.method == HTTP_M_HEAD;
+    if (!c->parser.keep_alive || s->draining)
+        c->close_after = true;
+    s->nactive++;
+    s->requests_total++;
+    uv_timer_stop(&c->timer);
+    s->handler(req, s->ud);
+}
+
+/* Parses what conn->in holds, dispatching each complete request in turn. */
+static void conn_process(struct http_conn *c)
+{
+    if (c->processing)
+        return;
+    c->processing = true;
+    while (c->state == CONN_IDLE && c->in.len > 0 && !c->close_after && !c->writing) {
+        size_t used = 0;
+        int r = http_parser_feed(&c->parser, c->in.data, c->in.len, &used);
+        buf_consume(&c->in, used);
+        if (r < 0) {
+            conn_reject(c, c->parser.error_status, c->parser.error);
+            break;
+        }
+        if (r == HTTP_PARSE_MORE) {
+            if (c->parser.expect_continue && !c->continue_sent) {
+                c->continue_sent = true;
+                buf_append_str(&c->out, "HTTP/1.1 100 Continue\r\n\r\n");
+                conn_flush(c);
+            }
+            break;
+        }
+        conn_dispatch(c);
+    }
+    c->processing = false;
+    if (c->state == CONN_IDLE)
+        conn_arm_timer(c);
+    /* Resume reading if it was paused and there is room again. */
+    if (c->state != CONN_CLOSING && !c->reading && c->in.len < IN_PAUSE_BYTES) {
+        c->reading = true;
+        uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+    }
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
+{
+    /* One read buffer for the whole thread: read callbacks copy what they
+     * keep into conn->in before returning, so it is never shared. */
+    static char chunk[READ_CHUNK];
+    (void)h;
+    (void)suggested;
+    *b = uv_buf_init(chunk, sizeof(chunk));
+}
+
+static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *b)
+{
+    struct http_conn *c = stream->data;
+    if (nread == 0 || c->state == CONN_CLOSING)
+        return;
+    if (c->linger) {
+        /* A rejected request: what follows is discarded until EOF. Before the
+         * answer is out, stop reading at EOF rather than close over it. */
+        c->lingered += nread > 0 ? (size_t)nread : 0;
+        if (nread < 0 || c->lingered > LINGER_MAX_BYTES) {
+            if (c->lingering) {
+                conn_close(c);
+            } else {
+                uv_read_stop(stream);
+                c->reading = false;
+            }
+        }
+        return;
+    }
+    if (nread < 0) {
+        /* EOF or error. A request in progress is aborted: the client is gone. */
+        if (c->state == CONN_IDLE && http_parser_in_message(&c->parser) && nread == UV_EOF) {
+            if (http_parser_finish(&c->parser) == HTTP_PARSE_COMPLETE) {
+                c->close_after = true;
+                conn_dispatch(c);
+                return;
+            }
+        }
+        conn_close(c);
+        return;
+    }
+    if (buf_append(&c->in, b->base, (size_t)nread)) {
+        conn_close(c);
+        return;
+    }
+    if (c->state == CONN_ACTIVE) {
+        if (c->in.len >= IN_PAUSE_BYTES) {
+            uv_read_stop(stream);
+            c->reading = false;
+        }
+        return;
+    }
+    conn_process(c);
+}
+
+static void on_connection(uv_stream_t *listener, int status)
+{
+    struct http_server *s = listener->data;
+    if (status < 0) {
+        log_warn("accept failed: %s", uv_strerror(status));
+        return;
+    }
+    struct http_conn *c = calloc(1, sizeof(*c));
+    if (!c || http_parser_init(&c->parser, false, s->cfg.max_head_bytes, s->cfg.max_body_bytes)) {
+        free(c);
+        log_error("out of memory accepting a connection");
+        return;
+    }
+    c->server = s;
+    buf_init(&c->in, IN_PAUSE_BYTES + READ_CHUNK);
+    buf_init(&c->out, s->cfg.max_out_bytes);
+    buf_init(&c->wbuf, s->cfg.max_out_bytes);
+    uv_tcp_init(s->loop, &c->tcp);
+    uv_timer_init(s->loop, &c->timer);
+    c->tcp.data = c;
+    c->timer.data = c;
+    c->wreq.data = c;
+    c->open_handles = 2;
+    c->next = s->conns;
+    if (s->conns)
+        s->conns->prev = c;
+    s->conns = c;
+    s->nconns++;
+    if (uv_accept(listener, (uv_stream_t *)&c->tcp) != 0) {
+        conn_close(c);
+        return;
+    }
+    if (s->nconns > s->cfg.max_connections || s->draining) {
+        s->conns_refused++;
+        if (s->conns_refused == 1 || s->conns_refused % 1000 == 0)
+            log_warn("refusing connection: %u open, the limit is %u (%llu refused so far)",
+                     s->nconns - 1, s->cfg.max_connections, s->conns_refused);
+        conn_close(c);
+        return;
+    }
+    uv_tcp_nodelay(&c->tcp, 1);
+    c->reading = true;
+    uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+    conn_arm_timer(c);
+}
+
+/* --- server -------------------------------------------------------------- */
+
+void http_server_init(struct http_server *s, uv_loop_t *loop, const struct http_server_config *cfg,
+                      http_handler_fn handler, void *ud)
+{
+    memset(s, 0, sizeof(*s));
+    s->loop = loop;
+    s->cfg = *cfg;
+    s->handler = handler;
+    s->ud = ud;
+}
+
+int http_server_listen(struct http_server *s)
+{
+    struct sockaddr_storage addr;
+    int err;
+    if (strchr(s->cfg.host, ':'))
+        err = uv_ip6_addr(s->cfg.host, s->cfg.port, (struct sockaddr_in6 *)&addr);
+    else
+        err = uv_ip4_addr(s->cfg.host, s->cfg.port, (struct sockaddr_in *)&addr);
+    if (err)
+        return err;
+    uv_tcp_init(s->loop, &s->listener);
+    s->listener.data = s;
+    err = uv_tcp_bind(&s->listener, (const struct sockaddr *)&addr, 0);
+    if (!err)
+        err = uv_listen((uv_stream_t *)&s->listener, 1024, on_connection);
+    if (err) {
+        uv_close((uv_handle_t *)&s->listener, NULL);
+        return err;
+    }
+    s->listening = true;
+    return 0;
+}
+
+void http_server_shutdown(struct http_server *s, void (*on_empty)(struct http_server *s))
+{
+    s->draining = true;
+    s->on_empty = on_empty;
+    if (s->listening) {
+        uv_close((uv_handle_t *)&s->listener, NULL);
+        s->listening = false;
+    }
+    struct http_conn *c = s->conns;
+    while (c) {
+        struct http_conn *next = c->next;
+        c->close_after = true;
+        if (c->state == CONN_IDLE && !c->writing && !c->out.len)
+            conn_close(c);
+        c = next;
+    }
+    server_maybe_empty(s);
+}
+
+void http_server_close_all(struct http_server *s)
+{
+    if (s->listening) {
+        uv_close((uv_handle_t *)&s->listener, NULL);
+        s->listening = false;
+    }
+    s->draining = true;
+    while (s->conns)
+        conn_close(s->conns);
+}
