@@ -14,6 +14,7 @@ struct command {
 
 static const struct command commands[] = {
     {"engine", cmd_engine, "run a simulated vLLM engine (OpenAI API, metrics, scheduler)"},
+    {"router", cmd_router, "run the OpenAI-compatible router (holds requests at zero replicas)"},
 };
 
 static void usage(FILE *out)

@@ -26,6 +26,9 @@ uint64_t mix64(uint64_t x);
  * (out must hold 2*nbytes+1). */
 void random_hex(char *out, size_t nbytes);
 
+/* Writes a random RFC 4122 version-4 UUID, with dashes, into out (37 bytes). */
+void uuid4(char out[37]);
+
 /* ASCII case-insensitive comparison of s (len bytes) with the C string lit. */
 bool mem_eq_nocase(const char *s, size_t len, const char *lit);
 

@@ -4,5 +4,6 @@
 #define EBB_CMD_CMD_H
 
 int cmd_engine(int argc, char **argv);
+int cmd_router(int argc, char **argv);
 
 #endif

@@ -148,7 +148,7 @@ static int on_headers_complete(llhttp_t *ll)
     }
     p->http_minor = llhttp_get_http_minor(ll);
     /* Reject a declared body that cannot fit before reading any of it. */
-    if ((ll->flags & F_CONTENT_LENGTH) && ll->content_length > p->body.limit)
+    if (!p->on_body && (ll->flags & F_CONTENT_LENGTH) && ll->content_length > p->body.limit)
         return fail(p, 413, "request body too large");
     const char *expect = http_parser_header(p, "expect");
     if (expect && strcasecmp(expect, "100-continue") == 0)
@@ -159,6 +159,10 @@ static int on_headers_complete(llhttp_t *ll)
 static int on_body(llhttp_t *ll, const char *at, size_t len)
 {
     struct http_parser *p = owner(ll);
+    if (p->on_body) {
+        p->on_body(p->on_body_ud, at, len);
+        return 0;
+    }
     int err = buf_append(&p->body, at, len);
     if (err == -ENOBUFS)
         return fail(p, 413, "request body too large");

@@ -57,6 +57,11 @@ struct http_parser {
     const char *method_name;   /* static string, e.g. "POST" */
     int status;                /* responses only */
     int http_minor;
+    /* Optional streaming: when set, body bytes go to on_body as they are
+     * parsed (already de-chunked) instead of into body, and max_body does
+     * not apply. Set it after init; it stays set across messages. */
+    void (*on_body)(void *ud, const char *at, size_t len);
+    void *on_body_ud;
     /* On error: the status a server should answer with (400, 413, 431, 501)
      * and a short reason for people. */
     int error_status;

@@ -126,6 +126,27 @@ class Engine(Process):
                    what=f"engine on port {self.port}")
 
 
+class Router(Process):
+    """`ebb router` on a free port, in front of the given backend URLs."""
+
+    def __init__(self, ebb, backends, *flags, models=None, wait=True):
+        self.port = free_port()
+        models = models or ["meta-llama/Llama-3.1-8B-Instruct"] * len(backends)
+        super().__init__([ebb, "router", "--port", str(self.port), "--static-backends", ",".join(backends),
+                          "--static-models", ",".join(models), *flags], name="router")
+        if wait:
+            wait_until(lambda: request("GET", self.port, "/health")[0] == 200, 20,
+                       what=f"router on port {self.port}")
+
+    def stop(self, timeout=10):
+        rc = super().stop(timeout)
+        out = self.output()
+        report = any(s in out for s in ("AddressSanitizer", "LeakSanitizer", "runtime error:"))
+        check(f"router on port {self.port} exited cleanly", rc == 0 and not report,
+              f"rc={rc}\n{out[-3000:]}")
+        return rc
+
+
 def request(method, port, path, body=None, headers=None, timeout=30):
     """One HTTP request. Returns (status, headers dict with lower-case keys, body bytes)."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
@@ -200,6 +221,28 @@ def metrics(port):
 
 def metric_sum(m, name):
     return sum(m.get(name, {}).values())
+
+
+# promtool's lint findings that come from names ebb must keep because vLLM or
+# production-stack define them: ':' in every vllm: name (reserved for
+# recording rules by convention), and production-stack's gauge
+# vllm:healthy_pods_total, whose name ends in _total.
+INHERENT_FINDINGS = (
+    "metric names should not contain ':'",
+    'vllm:healthy_pods_total non-counter metrics should not have "_total" suffix',
+)
+
+
+def promtool_check(body):
+    """Runs `promtool check metrics` on an exposition. Returns (ok, detail):
+    ok when it parses and every lint finding is an inherent one."""
+    r = subprocess.run(["promtool", "check", "metrics"], input=body, capture_output=True, timeout=30)
+    out = (r.stdout + r.stderr).decode()
+    if r.returncode not in (0, 3):  # 1: a parse error
+        return False, out[-2000:]
+    findings = [l.strip() for l in out.splitlines() if l.strip()]
+    bad = [f for f in findings if not any(f.endswith(i) for i in INHERENT_FINDINGS)]
+    return not bad, "\n".join(bad[:10])
 
 
 def tutorial_prompt(i, prompt_len):
