@@ -28,6 +28,7 @@ struct rreq {
     char request_id[128];
     char session[256];
     size_t session_len;
+    struct buf prompt;         /* prefixaware: the prompt text, up to what the index looks at */
     struct buf body;           /* what goes upstream (the client's bytes, or re-serialized after an alias rewrite) */
     struct buf upreq;          /* the upstream request of the current attempt */
     struct rbackend *backend;  /* of the current attempt */
@@ -97,6 +98,7 @@ static void rreq_free(struct rreq *q)
     rreq_unlink(q);
     buf_release(&q->body);
     buf_release(&q->upreq);
+    buf_release(&q->prompt);
     free(q);
 }
 
@@ -204,14 +206,36 @@ static size_t candidates(struct rreq *q, struct backend **out, size_t max)
     return n;
 }
 
+/* prefixaware: the backend that last served the longest known prefix of
+ * the prompt, else the least loaded; either way the prompt's prefixes now
+ * point at the choice. */
+static size_t pick_by_prefix(struct rreq *q, struct backend **cands, size_t n)
+{
+    struct router *r = q->router;
+    uint64_t hashes[PREFIX_MAX_CHUNKS], ids[256];
+    size_t nh = prefix_hashes(q->prompt.data ? q->prompt.data : "", q->prompt.len, hashes,
+                              PREFIX_MAX_CHUNKS);
+    for (size_t i = 0; i < n; i++)
+        ids[i] = cands[i]->url_hash;
+    size_t depth;
+    int hit = prefix_match(&r->prefix, hashes, nh, ids, n, &depth);
+    size_t i = hit >= 0 ? (size_t)hit : policy_least_loaded(&r->policy, cands, n);
+    prefix_insert(&r->prefix, hashes, nh, cands[i]->url_hash);
+    return i;
+}
+
 static struct rbackend *pick(struct rreq *q)
 {
     struct backend *cands[256];
     size_t n = candidates(q, cands, ARRAY_SIZE(cands));
     if (n == 0)
         return NULL;
-    size_t i = policy_pick(&q->router->policy, cands, n, q->session_len ? q->session : NULL,
-                           q->session_len);
+    size_t i;
+    if (q->router->policy.logic == ROUTING_PREFIXAWARE && q->prompt.len)
+        i = pick_by_prefix(q, cands, n);
+    else
+        i = policy_pick(&q->router->policy, cands, n, q->session_len ? q->session : NULL,
+                        q->session_len);
     return (struct rbackend *)((char *)cands[i] - offsetof(struct rbackend, b));
 }
 
@@ -487,6 +511,43 @@ static void count_incoming(struct router *r, const char *model)
     m->incoming[ROUTER_MAX_KNOWN_MODELS]++; /* model="other" */
 }
 
+/* The text prefixaware routes on, as production-stack takes it: the
+ * completion prompt, or the chat messages' text contents joined by '\n'.
+ * Bounded by the prompt buffer's limit: only a prefix is indexed anyway. */
+static void read_prompt(struct rreq *q, const cJSON *root)
+{
+    const cJSON *p = cJSON_GetObjectItemCaseSensitive(root, "prompt");
+    if (cJSON_IsArray(p))
+        p = cJSON_GetArrayItem(p, 0);
+    if (cJSON_IsString(p)) {
+        buf_append(&q->prompt, p->valuestring, strnlen(p->valuestring, q->prompt.limit));
+        return;
+    }
+    const cJSON *m;
+    bool first = true;
+    cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(root, "messages")) {
+        const cJSON *c = cJSON_GetObjectItemCaseSensitive(m, "content");
+        const cJSON *part;
+        if (cJSON_IsString(c)) {
+            if (!first)
+                buf_append(&q->prompt, "\n", 1);
+            buf_append(&q->prompt, c->valuestring, strnlen(c->valuestring, q->prompt.limit));
+            first = false;
+        }
+        if (!cJSON_IsArray(c))
+            continue;
+        cJSON_ArrayForEach(part, c) {
+            const cJSON *t = cJSON_GetObjectItemCaseSensitive(part, "text");
+            if (cJSON_IsString(t)) {
+                if (!first)
+                    buf_append(&q->prompt, "\n", 1);
+                buf_append(&q->prompt, t->valuestring, strnlen(t->valuestring, q->prompt.limit));
+                first = false;
+            }
+        }
+    }
+}
+
 /* Reads model (after alias rewrite) and the session key from the body.
  * Answers 400 and returns false when the body is not what it must be. */
 static bool read_body(struct rreq *q)
@@ -528,6 +589,8 @@ static bool read_body(struct rreq *q)
         }
         if (!ok)
             router_send_error(q->http, 500, q->request_id, NULL, "Internal error: out of memory");
+        if (r->policy.logic == ROUTING_PREFIXAWARE)
+            read_prompt(q, root);
         const char *key = r->cfg.session_key;
         const char *hv = key && *key ? http_req_header(q->http, key) : NULL;
         const cJSON *bv = key && *key && !hv ? cJSON_GetObjectItemCaseSensitive(root, key) : NULL;
@@ -554,6 +617,7 @@ static struct rreq *rreq_new(struct router *r, struct http_req *req)
     q->t_start = now_s();
     buf_init(&q->body, r->http.cfg.max_body_bytes + 4096);
     buf_init(&q->upreq, r->http.cfg.max_body_bytes + 128 * 1024);
+    buf_init(&q->prompt, PREFIX_CHUNK * PREFIX_MAX_CHUNKS);
     const char *rid = http_req_header(req, "x-request-id");
     if (rid && *rid) {
         size_t at = 0;

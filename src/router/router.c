@@ -31,6 +31,7 @@ void router_config_defaults(struct router_config *cfg)
     cfg->engine_stats_interval = 1;
     cfg->request_stats_window = 60;
     cfg->shutdown_grace = 30;
+    cfg->prefix_max_entries = 100000;
     cfg->max_body_mib = 32;
 }
 
@@ -450,6 +451,11 @@ int router_init(struct router *r, uv_loop_t *loop, const struct router_config *c
         return -EINVAL;
     }
     policy_init(&r->policy, logic);
+    if (logic == ROUTING_PREFIXAWARE && prefix_init(&r->prefix, (size_t)cfg->prefix_max_entries)) {
+        snprintf(err, errlen, "--prefix-max-entries: cannot allocate %d entries",
+                 cfg->prefix_max_entries);
+        return -ENOMEM;
+    }
     struct hold_limits hl = {
         .max_requests = (size_t)cfg->hold_max_requests,
         .max_bytes = (size_t)cfg->hold_max_mib * 1024 * 1024,
@@ -544,6 +550,7 @@ void router_release(struct router *r)
         r->handles_ready = false;
     }
     hold_release(&r->hold);
+    prefix_release(&r->prefix);
     for (size_t i = 0; i < r->metrics.nincoming; i++)
         free(r->metrics.incoming_models[i]);
     for (size_t i = 0; i < r->naliases; i++) {

@@ -19,6 +19,7 @@
 #include "router/backend.h"
 #include "router/hold.h"
 #include "router/policy.h"
+#include "router/prefix.h"
 
 #define ROUTER_MAX_ALIASES 32
 #define ROUTER_MAX_KNOWN_MODELS 64
@@ -41,6 +42,7 @@ struct router_config {
     double engine_stats_interval;  /* seconds between /metrics scrapes of backends; 0: off */
     double request_stats_window;   /* seconds, for vllm:current_qps and averages */
     double shutdown_grace;         /* seconds in-flight requests get on SIGTERM */
+    int prefix_max_entries;        /* prefixaware: prefixes remembered (24 bytes each) */
     int max_body_mib;
 };
 
@@ -90,6 +92,7 @@ struct router {
     struct upstream_config upstream;
     struct policy policy;
     struct hold hold;
+    struct prefix_index prefix;   /* prefixaware only */
     struct rbackend *backends;
     unsigned nbackends;
     struct alias aliases[ROUTER_MAX_ALIASES];

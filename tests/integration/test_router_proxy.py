@@ -153,6 +153,23 @@ after = [metric_sum(metrics(e.port), "vllm:request_success_total") for e in (e1,
 check("roundrobin: 10 requests split 5/5", [a - b for a, b in zip(after, before)] == [5, 5])
 r.stop()
 
+# Prefix-aware: prompts sharing a long prefix go where that prefix went.
+r = Router(ebb, [e1.base, e2.base], "--routing-logic", "prefixaware", "--prefix-max-entries", "1000")
+placements = {}
+for family in ["system prompt A " * 30, "another document B " * 30]:
+    seen = set()
+    for k in range(4):
+        before = [metric_sum(metrics(e.port), "vllm:request_success_total") for e in (e1, e2)]
+        post_json(r.port, "/v1/chat/completions", {"model": MODEL, "max_tokens": 1,
+                                                    "messages": [{"role": "system", "content": family},
+                                                                 {"role": "user", "content": f"question {k}"}]})
+        after = [metric_sum(metrics(e.port), "vllm:request_success_total") for e in (e1, e2)]
+        seen.add(0 if after[0] > before[0] else 1)
+    placements[family[:10]] = seen
+check("prefixaware: each shared prefix stays on one engine", all(len(v) == 1 for v in placements.values()),
+      placements)
+r.stop()
+
 # Aliases rewrite the model.
 r = Router(ebb, [e1.base], "--static-aliases", "llama:" + MODEL, models=[MODEL])
 status, body = post_json(r.port, "/v1/completions", {"model": "llama", "prompt": "x", "max_tokens": 1})
