@@ -2,7 +2,6 @@
  * hold, forward byte for byte, relay the response as it arrives, retry a
  * failure that happened before anything was sent, end a broken stream
  * cleanly. See router.h. */
-#include <cjson/cJSON.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -511,100 +510,33 @@ static void count_incoming(struct router *r, const char *model)
     m->incoming[ROUTER_MAX_KNOWN_MODELS]++; /* model="other" */
 }
 
-/* The text prefixaware routes on, as production-stack takes it: the
- * completion prompt, or the chat messages' text contents joined by '\n'.
- * Bounded by the prompt buffer's limit: only a prefix is indexed anyway. */
-static void read_prompt(struct rreq *q, const cJSON *root)
-{
-    const cJSON *p = cJSON_GetObjectItemCaseSensitive(root, "prompt");
-    if (cJSON_IsArray(p))
-        p = cJSON_GetArrayItem(p, 0);
-    if (cJSON_IsString(p)) {
-        buf_append(&q->prompt, p->valuestring, strnlen(p->valuestring, q->prompt.limit));
-        return;
-    }
-    const cJSON *m;
-    bool first = true;
-    cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(root, "messages")) {
-        const cJSON *c = cJSON_GetObjectItemCaseSensitive(m, "content");
-        const cJSON *part;
-        if (cJSON_IsString(c)) {
-            if (!first)
-                buf_append(&q->prompt, "\n", 1);
-            buf_append(&q->prompt, c->valuestring, strnlen(c->valuestring, q->prompt.limit));
-            first = false;
-        }
-        if (!cJSON_IsArray(c))
-            continue;
-        cJSON_ArrayForEach(part, c) {
-            const cJSON *t = cJSON_GetObjectItemCaseSensitive(part, "text");
-            if (cJSON_IsString(t)) {
-                if (!first)
-                    buf_append(&q->prompt, "\n", 1);
-                buf_append(&q->prompt, t->valuestring, strnlen(t->valuestring, q->prompt.limit));
-                first = false;
-            }
-        }
-    }
-}
-
-/* Reads model (after alias rewrite) and the session key from the body.
- * Answers 400 and returns false when the body is not what it must be. */
+/* Reads model (after alias rewrite) and the session key from the body
+ * (a header of that name wins, as in production-stack). Answers 400 and
+ * returns false when the body is not what it must be. */
 static bool read_body(struct rreq *q)
 {
     struct router *r = q->router;
     const struct http_parser *m = q->http->msg;
-    cJSON *root = cJSON_ParseWithLength(m->body.data ? m->body.data : "", m->body.len);
-    if (!root) {
-        router_send_error(q->http, 400, q->request_id, NULL,
-                          "Invalid request: request body must be valid JSON.");
+    const char *key = r->cfg.session_key && *r->cfg.session_key ? r->cfg.session_key : NULL;
+    const char *hv = key ? http_req_header(q->http, key) : NULL;
+    struct route_body rb;
+    enum route_body_status st = route_body_parse(
+        m->body.data, m->body.len, r->aliases, r->naliases, hv ? NULL : key, &q->body,
+        r->policy.logic == ROUTING_PREFIXAWARE ? &q->prompt : NULL, &rb);
+    if (st != BODY_OK) {
+        router_send_error(q->http, st == BODY_TOO_LARGE ? 500 : 400, q->request_id, NULL, "%s",
+                          route_body_error(st));
         return false;
     }
-    bool ok = false;
-    cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model");
-    if (!cJSON_IsObject(root)) {
-        router_send_error(q->http, 400, q->request_id, NULL,
-                          "Invalid request: request body must be a JSON object.");
-    } else if (!cJSON_IsString(model) || !*model->valuestring) {
-        router_send_error(q->http, 400, q->request_id, NULL,
-                          "Invalid request: missing 'model' in request body.");
+    snprintf(q->model, sizeof(q->model), "%s", rb.model);
+    if (hv) {
+        int n = snprintf(q->session, sizeof(q->session), "%s", hv);
+        q->session_len = (size_t)n < sizeof(q->session) ? (size_t)n : sizeof(q->session) - 1;
     } else {
-        ok = true;
-        snprintf(q->model, sizeof(q->model), "%s", model->valuestring);
-        bool rewritten = false;
-        for (size_t i = 0; i < r->naliases; i++) {
-            if (strcmp(q->model, r->aliases[i].alias) == 0) {
-                snprintf(q->model, sizeof(q->model), "%s", r->aliases[i].model);
-                cJSON_SetValuestring(model, r->aliases[i].model);
-                rewritten = true;
-                break;
-            }
-        }
-        if (rewritten) {
-            char *text = cJSON_PrintUnformatted(root);
-            ok = text && buf_append_str(&q->body, text) == 0;
-            free(text);
-        } else {
-            ok = buf_append(&q->body, m->body.data, m->body.len) == 0;
-        }
-        if (!ok)
-            router_send_error(q->http, 500, q->request_id, NULL, "Internal error: out of memory");
-        if (r->policy.logic == ROUTING_PREFIXAWARE)
-            read_prompt(q, root);
-        const char *key = r->cfg.session_key;
-        const char *hv = key && *key ? http_req_header(q->http, key) : NULL;
-        const cJSON *bv = key && *key && !hv ? cJSON_GetObjectItemCaseSensitive(root, key) : NULL;
-        if (hv)
-            q->session_len = (size_t)snprintf(q->session, sizeof(q->session), "%s", hv);
-        else if (cJSON_IsString(bv))
-            q->session_len = (size_t)snprintf(q->session, sizeof(q->session), "%s", bv->valuestring);
-        else if (cJSON_IsNumber(bv))
-            q->session_len = (size_t)snprintf(q->session, sizeof(q->session), "%.17g", bv->valuedouble);
-        if (q->session_len >= sizeof(q->session))
-            q->session_len = sizeof(q->session) - 1;
+        memcpy(q->session, rb.session, sizeof(q->session));
+        q->session_len = rb.session_len;
     }
-    cJSON_Delete(root);
-    return ok;
+    return true;
 }
 
 static struct rreq *rreq_new(struct router *r, struct http_req *req)

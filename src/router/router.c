@@ -33,6 +33,8 @@ void router_config_defaults(struct router_config *cfg)
     cfg->shutdown_grace = 30;
     cfg->prefix_max_entries = 100000;
     cfg->max_body_mib = 32;
+    cfg->client_read_timeout = 30;
+    cfg->client_keepalive_timeout = 75; /* longer than clients' pools keep idle connections */
 }
 
 /* --- parsing the static configuration ----------------------------------- */
@@ -478,6 +480,8 @@ int router_init(struct router *r, uv_loop_t *loop, const struct router_config *c
     hc.host = cfg->host;
     hc.port = cfg->port;
     hc.max_body_bytes = (size_t)cfg->max_body_mib * 1024 * 1024;
+    hc.read_timeout_ms = (unsigned)(cfg->client_read_timeout * 1000);
+    hc.keepalive_timeout_ms = (unsigned)(cfg->client_keepalive_timeout * 1000);
     http_server_init(&r->http, loop, &hc, router_handle, r);
     uv_timer_init(loop, &r->hold_timer);
     uv_timer_init(loop, &r->health_timer);

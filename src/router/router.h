@@ -17,6 +17,7 @@
 #include "http/server.h"
 #include "prom/expo.h"
 #include "router/backend.h"
+#include "router/body.h"
 #include "router/hold.h"
 #include "router/policy.h"
 #include "router/prefix.h"
@@ -44,6 +45,8 @@ struct router_config {
     double shutdown_grace;         /* seconds in-flight requests get on SIGTERM */
     int prefix_max_entries;        /* prefixaware: prefixes remembered (24 bytes each) */
     int max_body_mib;
+    double client_read_timeout;    /* seconds a client may take to send a whole request */
+    double client_keepalive_timeout; /* seconds an idle client connection is kept */
 };
 
 void router_config_defaults(struct router_config *cfg);
@@ -66,10 +69,6 @@ struct rbackend {
     struct prom_histogram latency[2];
     uint64_t latency_cells[2][16];
     unsigned long long errors[6];       /* by enum upstream_error */
-};
-
-struct alias {
-    char *alias, *model;
 };
 
 struct router_metrics {
