@@ -29,6 +29,11 @@ void random_hex(char *out, size_t nbytes);
 /* Writes a random RFC 4122 version-4 UUID, with dashes, into out (37 bytes). */
 void uuid4(char out[37]);
 
+/* Raises the soft open-files limit to the hard limit (as production-stack's
+ * router does), so thousands of connections do not run out of descriptors.
+ * Returns the new soft limit. */
+long raise_fd_limit(void);
+
 /* ASCII case-insensitive comparison of s (len bytes) with the C string lit. */
 bool mem_eq_nocase(const char *s, size_t len, const char *lit);
 

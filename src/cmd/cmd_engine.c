@@ -129,6 +129,7 @@ int cmd_engine(int argc, char **argv)
     log_set_name("engine");
 
     signal(SIGPIPE, SIG_IGN);
+    raise_fd_limit();
     struct engine_cmd *c = calloc(1, sizeof(*c));
     if (!c) {
         fprintf(stderr, "ebb engine: out of memory\n");

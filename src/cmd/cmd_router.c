@@ -125,6 +125,7 @@ int cmd_router(int argc, char **argv)
     }
 
     signal(SIGPIPE, SIG_IGN);
+    raise_fd_limit();
     struct router_cmd *c = calloc(1, sizeof(*c));
     if (!c)
         return 1;

@@ -104,7 +104,13 @@ static int resolve_model(const cJSON *root, const struct api_limits *lim, struct
     return fail(err, 404, "model", "The model `%.200s` does not exist.", m->valuestring);
 }
 
-/* Token ids: an array of non-negative integers. */
+/* Llama-3's vocabulary: token ids 0 to 128255. */
+#define VOCAB_SIZE 128256
+
+/* Token ids: a non-empty array of integers in the vocabulary. vLLM answers an
+ * empty list ([[]]) and an id past the vocabulary with 400; the range check
+ * also comes before the id is converted to an integer, which for a number
+ * such as 1e30 would be undefined. */
 static int count_token_ids(const cJSON *arr, int *count, uint64_t *seed, struct api_error *err)
 {
     int n = 0;
@@ -112,10 +118,14 @@ static int count_token_ids(const cJSON *arr, int *count, uint64_t *seed, struct 
     cJSON_ArrayForEach(t, arr) {
         if (!cJSON_IsNumber(t) || t->valuedouble < 0 || t->valuedouble != floor(t->valuedouble))
             return fail(err, 400, "prompt", "'prompt' token ids must be non-negative integers");
+        if (t->valuedouble >= VOCAB_SIZE)
+            return fail(err, 400, "prompt", "Token id %.0f is out of vocabulary", t->valuedouble);
         uint64_t id = (uint64_t)t->valuedouble;
         *seed = hash64(&id, sizeof(id), *seed);
         n++;
     }
+    if (n == 0)
+        return fail(err, 400, "prompt", "Prompt cannot be empty");
     *count = n;
     return 0;
 }
