@@ -150,7 +150,7 @@ int cmd_engine(int argc, char **argv)
     c->sigterm.data = c->sigint.data = c;
     uv_signal_start(&c->sigterm, on_signal, SIGTERM);
     uv_signal_start(&c->sigint, on_signal, SIGINT);
-    int lerr = engine_start(&c->engine);
+    int lerr = engine_start(&c->engine, on_stopped);
     if (lerr) {
         fprintf(stderr, "ebb engine: cannot listen on %s:%d: %s\n", cfg.host, cfg.port,
                 uv_strerror(lerr));
@@ -158,6 +158,8 @@ int cmd_engine(int argc, char **argv)
         engine_stop(&c->engine, on_stopped);
     }
     uv_run(loop, UV_RUN_DEFAULT);
+    if (c->engine.exit_code)
+        c->exit_code = c->engine.exit_code;
     int close_rc = uv_loop_close(loop);
     if (close_rc)
         log_error("event loop closed with handles still open: %s", uv_strerror(close_rc));

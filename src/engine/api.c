@@ -112,6 +112,13 @@ static void handle_sleep(struct engine *e, struct http_req *req)
     }
     e->sleep_level = lvl;
     e->metrics.sleeping = lvl;
+    uv_timer_stop(&e->wake_timer); /* a pending /wake_up is overtaken */
+    if (e->wake_req) {
+        struct http_req *w = e->wake_req;
+        e->wake_req = NULL;
+        w->on_abort = NULL;
+        http_respond(w, 200, NULL, NULL, "", 0);
+    }
     log_info("sleeping (level %d): no steps run until /wake_up", lvl);
     http_respond(req, 200, NULL, NULL, "", 0);
 }
@@ -216,6 +223,11 @@ static void handle_generate(struct engine *e, struct http_req *req, enum api_kin
     r->gen = gen;
     r->created = (long long)wall_time();
     make_request_id(req, kind == API_CHAT ? "chatcmpl-" : "cmpl-", r->id, sizeof(r->id));
+    /* The id comes from a client header: it goes into JSON escaped. */
+    struct buf idj = BUF_INIT(sizeof(r->id_json) - 1);
+    buf_append_json_str(&idj, r->id, strlen(r->id));
+    memcpy(r->id_json, idj.data ? idj.data : "\"\"", idj.data ? idj.len + 1 : 3);
+    buf_release(&idj);
     buf_init(&r->text, (size_t)r->gen.max_tokens * 16 + 4096 +
                            (r->gen.echo_prompt ? strlen(r->gen.echo_prompt) * 2 : 0));
     buf_init(&r->chunk, 64 * 1024 + (r->gen.echo_prompt ? strlen(r->gen.echo_prompt) * 6 : 0));
@@ -232,6 +244,7 @@ static void handle_generate(struct engine *e, struct http_req *req, enum api_kin
         if (http_stream_start(req, 200, SSE, hdr[0] ? hdr : NULL)) {
             r->http = NULL;
             engine_req_free(r);
+            http_req_close(req); /* no-op if the connection is already gone */
             return;
         }
     }
@@ -243,7 +256,7 @@ static void handle_generate(struct engine *e, struct http_req *req, enum api_kin
 /* The common head of every chunk: id, object, created, model. */
 static void chunk_head(struct engine_req *r, struct buf *b, const char *object)
 {
-    buf_appendf(b, "data: {\"id\":\"%s\",\"object\":\"%s\",\"created\":%lld,\"model\":", r->id,
+    buf_appendf(b, "data: {\"id\":%s,\"object\":\"%s\",\"created\":%lld,\"model\":", r->id_json,
                 object, r->created);
     buf_append_json_str(b, r->gen.model, strlen(r->gen.model));
 }
@@ -361,7 +374,7 @@ static void finish_whole(struct engine_req *r)
     struct buf *b = &e->scratch;
     buf_reset(b);
     bool chat = r->gen.kind == API_CHAT;
-    buf_appendf(b, "{\"id\":\"%s\",\"object\":\"%s\",\"created\":%lld,\"model\":", r->id,
+    buf_appendf(b, "{\"id\":%s,\"object\":\"%s\",\"created\":%lld,\"model\":", r->id_json,
                 chat ? "chat.completion" : "text_completion", r->created);
     buf_append_json_str(b, r->gen.model, strlen(r->gen.model));
     const char *text = r->text.data ? r->text.data : "";
@@ -455,7 +468,11 @@ void engine_handle(struct http_req *req, void *ud)
         return;
     }
     if (!method_ok(rt, req->msg->method)) {
-        respond_json(req, 405, "{\"detail\":\"Method Not Allowed\"}");
+        const char *allow = rt->method == HTTP_M_POST ? "allow: POST\r\n"
+                            : rt->method == HTTP_M_GET ? "allow: GET, HEAD\r\n"
+                                                       : "allow: GET, POST\r\n";
+        const char *body = "{\"detail\":\"Method Not Allowed\"}";
+        http_respond(req, 405, JSON, allow, body, strlen(body));
         return;
     }
     if (rt->needs_auth && !authorized(e, req)) {

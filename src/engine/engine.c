@@ -51,7 +51,8 @@ static int derive_blocks(const struct engine_config *c)
     if (kv_gib <= 0)
         return 0;
     double block_bytes = c->timing.kv_bytes_per_token * SCHED_BLOCK_SIZE;
-    return (int)floor(kv_gib * 1024 * 1024 * 1024 / block_bytes);
+    double blocks = floor(kv_gib * 1024 * 1024 * 1024 / block_bytes);
+    return blocks > (double)(1 << 28) ? 1 << 28 : (int)blocks; /* the flag's own ceiling */
 }
 
 static int split_served_names(struct engine *e, char *err, size_t errlen)
@@ -60,8 +61,10 @@ static int split_served_names(struct engine *e, char *err, size_t errlen)
                           ? e->cfg.served_model_name
                           : e->cfg.model;
     e->served_storage = strdup(src);
-    if (!e->served_storage)
+    if (!e->served_storage) {
+        snprintf(err, errlen, "out of memory");
         return -ENOMEM;
+    }
     char *p = e->served_storage;
     while (p) {
         char *comma = strchr(p, ',');
@@ -199,6 +202,9 @@ static void commit_step(struct engine *e, double t)
 {
     int n = sched_commit(&e->sched, t, e->outs);
     e->step_active = false;
+    /* Answering a request can dispatch a pipelined one on the same
+     * connection; it must wait for the next step, not plan one mid-commit. */
+    e->committing = true;
     for (int i = 0; i < n; i++) {
         struct sched_output *o = &e->outs[i];
         struct engine_req *r = (struct engine_req *)o->seq;
@@ -228,6 +234,7 @@ static void commit_step(struct engine *e, double t)
             engine_req_free(r);
         }
     }
+    e->committing = false;
 }
 
 static void on_step_timer(uv_timer_t *t)
@@ -255,7 +262,7 @@ static void on_step_timer(uv_timer_t *t)
 
 void engine_wake(struct engine *e)
 {
-    if (e->step_active || !e->ready)
+    if (e->step_active || !e->ready || e->committing)
         return;
     if (start_step(e, engine_now()))
         arm_step_timer(e);
@@ -283,8 +290,12 @@ void engine_req_free(struct engine_req *r)
         r->next->prev = r->prev;
     e->nreqs--;
     if (r->http) {
+        /* Freed with its response unfinished (the client fell behind, or
+         * an error): the connection cannot be reused, so it is closed. */
         r->http->on_abort = NULL;
         r->http->data = NULL;
+        http_req_close(r->http);
+        r->http = NULL;
     }
     gen_request_release(&r->gen);
     buf_release(&r->text);
@@ -299,7 +310,8 @@ static void listen_now(struct engine *e)
     int err = http_server_listen(&e->http);
     if (err) {
         log_error("cannot listen on %s:%d: %s", e->cfg.host, e->cfg.port, uv_strerror(err));
-        engine_stop(e, e->on_stopped);
+        e->exit_code = 1;
+        engine_stop(e, NULL);
         return;
     }
     e->ready = true;
@@ -314,8 +326,9 @@ static void on_startup_done(uv_timer_t *t)
     listen_now(t->data);
 }
 
-int engine_start(struct engine *e)
+int engine_start(struct engine *e, void (*on_stopped)(struct engine *e))
 {
+    e->on_stopped = on_stopped;
     if (e->cfg.startup_delay <= 0) {
         int err = http_server_listen(&e->http);
         if (err)
@@ -361,7 +374,8 @@ void engine_stop(struct engine *e, void (*on_stopped)(struct engine *e))
     if (e->stopping)
         return;
     e->stopping = true;
-    e->on_stopped = on_stopped;
+    if (on_stopped)
+        e->on_stopped = on_stopped;
     uv_timer_stop(&e->startup_timer);
     log_info("shutting down: %u requests in flight, waiting up to %g s for them", e->nreqs,
              e->cfg.shutdown_grace);

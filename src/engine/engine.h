@@ -57,7 +57,8 @@ struct engine_req {
     struct engine *engine;
     struct http_req *http;    /* NULL once the client is gone */
     struct gen_request gen;
-    char id[192];             /* "cmpl-<request id>" */
+    char id[192];             /* "cmpl-<request id>", for logs */
+    char id_json[1200];       /* the same as a quoted, escaped JSON string */
     long long created;        /* unix seconds */
     struct buf text;          /* non-streaming: the output so far */
     struct buf chunk;         /* scratch for one SSE event */
@@ -86,6 +87,8 @@ struct engine {
     uv_timer_t grace_timer;
     struct http_req *wake_req; /* a /wake_up waiting for wake_timer */
     bool handles_ready;       /* the timers are initialised (and must be closed) */
+    bool committing;          /* inside commit_step: new work waits for the loop */
+    int exit_code;            /* for the command: 1 if the port could not be opened */
     bool step_active;
     double step_end;          /* virtual time the step in flight ends, seconds */
     int sleep_level;          /* 0 awake */
@@ -99,8 +102,10 @@ struct engine {
  * for people in err. Starts nothing. */
 int engine_init(struct engine *e, uv_loop_t *loop, const struct engine_config *cfg, char *err,
                 size_t errlen);
-/* Opens the port after cfg.startup_delay. 0 or a negative libuv error (bind). */
-int engine_start(struct engine *e);
+/* Opens the port after cfg.startup_delay. 0 or a negative libuv error (bind).
+ * on_stopped runs if the engine stops by itself (the delayed bind failed;
+ * exit_code says so) or after engine_stop. */
+int engine_start(struct engine *e, void (*on_stopped)(struct engine *e));
 /* Graceful stop: refuse new connections, let in-flight requests finish for
  * up to shutdown_grace seconds, then abort the rest. on_stopped runs once all
  * connections are closed; then call engine_release. */

@@ -238,12 +238,13 @@ int sched_commit(struct sched *s, double now, struct sched_output *out)
         if (o->first)
             q->t_first_token = now;
         q->t_last_token = now;
+        /* vLLM's check_stop tests the length limits before EOS, so an EOS
+         * on the last allowed token still finishes as "length". */
         enum finish_reason why = FINISH_NONE;
-        if (q->generated >= q->stop_after)
-            why = FINISH_STOP;
-        else if (q->generated >= q->max_tokens ||
-                 q->prompt_tokens + q->generated >= s->cfg.max_model_len)
+        if (q->generated >= q->max_tokens || q->prompt_tokens + q->generated >= s->cfg.max_model_len)
             why = FINISH_LENGTH;
+        else if (q->generated >= q->stop_after)
+            why = FINISH_STOP;
         if (why != FINISH_NONE) {
             finish(s, q, why);
             o->finished = true;

@@ -45,6 +45,8 @@ struct http_conn {
     bool head_only;   /* HEAD: headers, no body */
     bool close_after; /* close once the current response is written */
     bool continue_sent;
+    bool raw_stream;  /* HTTP/1.0 client: no chunked framing, the close ends the body */
+    bool read_deadline_armed; /* the read timer runs for the request being received */
     bool linger;      /* after a rejected request: drain input before closing */
     bool lingering;   /* draining: our side is shut down, input is discarded */
     size_t lingered;  /* bytes discarded so far */
@@ -73,6 +75,7 @@ void http_server_config_defaults(struct http_server_config *cfg)
     cfg->max_out_bytes = 4 * 1024 * 1024;
     cfg->keepalive_timeout_ms = 5000;
     cfg->read_timeout_ms = 30000;
+    cfg->send_timeout_ms = 60000;
     cfg->max_connections = 10000;
     cfg->server_header = NULL;
 }
@@ -142,7 +145,13 @@ static void conn_end_request(struct http_conn *c)
     c->chunked = false;
     c->head_only = false;
     c->continue_sent = false;
+    c->raw_stream = false;
+    c->read_deadline_armed = false;
     http_parser_next(&c->parser);
+    /* An idle keep-alive connection should not keep a large request's
+     * memory: buffers that grew past 1 MiB are given back. */
+    if (c->parser.body.cap > (1u << 20))
+        buf_release(&c->parser.body);
 }
 
 static void conn_close(struct http_conn *c)
@@ -176,10 +185,12 @@ static void conn_close(struct http_conn *c)
 static void on_timeout(uv_timer_t *t)
 {
     struct http_conn *c = t->data;
-    if (c->state == CONN_IDLE && http_parser_in_message(&c->parser)) {
+    if (c->writing || c->out.len)
+        log_info("closing connection: the client took no response bytes for %u ms",
+                 c->server->cfg.send_timeout_ms);
+    else if (c->state == CONN_IDLE && http_parser_in_message(&c->parser))
         log_debug("closing connection: request not received within %u ms",
                   c->server->cfg.read_timeout_ms);
-    }
     conn_close(c);
 }
 
@@ -206,19 +217,34 @@ static void conn_linger(struct http_conn *c)
     uv_timer_start(&c->timer, on_timeout, LINGER_MS, 0);
 }
 
-/* Arms the right timer for the connection's state: a keep-alive timeout
- * between requests, a read timeout inside one, none while the handler works. */
+/* Arms the right timer for the connection's state: while output is
+ * pending, a send timeout restarted on every bit of progress; inside a
+ * request being received, one deadline from its first byte (not reset by
+ * each read, or a slow-loris client could trickle forever); between
+ * requests, the keep-alive timeout; none while a handler works. */
 static void conn_arm_timer(struct http_conn *c)
 {
-    if (c->lingering)
+    if (c->lingering || c->state == CONN_CLOSING)
         return;
-    if (c->state != CONN_IDLE || c->writing || c->out.len) {
+    const struct http_server_config *cfg = &c->server->cfg;
+    if (c->writing || c->out.len) {
+        c->read_deadline_armed = false;
+        uv_timer_start(&c->timer, on_timeout, cfg->send_timeout_ms, 0);
+        return;
+    }
+    if (c->state != CONN_IDLE) {
         uv_timer_stop(&c->timer);
         return;
     }
-    unsigned ms = http_parser_in_message(&c->parser) ? c->server->cfg.read_timeout_ms
-                                                      : c->server->cfg.keepalive_timeout_ms;
-    uv_timer_start(&c->timer, on_timeout, ms, 0);
+    if (http_parser_in_message(&c->parser) || c->in.len) {
+        if (!c->read_deadline_armed) {
+            c->read_deadline_armed = true;
+            uv_timer_start(&c->timer, on_timeout, cfg->read_timeout_ms, 0);
+        }
+        return;
+    }
+    c->read_deadline_armed = false;
+    uv_timer_start(&c->timer, on_timeout, cfg->keepalive_timeout_ms, 0);
 }
 
 /* --- output -------------------------------------------------------------- */
@@ -236,6 +262,8 @@ static void on_written(uv_write_t *w, int status)
     if (c->state == CONN_CLOSING)
         return;
     conn_flush(c);
+    if (c->state != CONN_CLOSING && (c->writing || c->out.len))
+        conn_arm_timer(c); /* progress: the send timeout starts over */
 }
 
 /* Hands pending output to the kernel: directly when the socket takes it,
@@ -265,6 +293,7 @@ static void conn_flush(struct http_conn *c)
                 return;
             }
             c->writing = true;
+            conn_arm_timer(c); /* the send timeout */
             return;
         }
     }
@@ -312,10 +341,12 @@ static int append_head(struct http_conn *c, int status, const char *content_type
         err = buf_appendf(o, "content-type: %s\r\n", content_type);
     if (!err && content_length >= 0)
         err = buf_appendf(o, "content-length: %lld\r\n", content_length);
-    if (!err && content_length < 0)
+    if (!err && content_length == -1)
         err = buf_append_str(o, "transfer-encoding: chunked\r\n");
     if (!err && c->close_after)
         err = buf_append_str(o, "connection: close\r\n");
+    else if (!err && c->parser.http_minor == 0)
+        err = buf_append_str(o, "connection: keep-alive\r\n"); /* HTTP/1.0 asked for it */
     if (!err && extra_headers)
         err = buf_append_str(o, extra_headers);
     if (!err)
@@ -345,9 +376,14 @@ int http_respond(struct http_req *req, int status, const char *content_type,
         return -EPIPE;
     struct http_conn *c = req->conn;
     c->resp_started = true;
+    size_t limit = c->out.limit;
+    c->out.limit = limit + len; /* the body is already in memory; queue it whole */
     int err = append_head(c, status, content_type, extra_headers, (long long)len);
     if (!err && !c->head_only)
         err = buf_append(&c->out, body, len);
+    c->out.limit = limit;
+    if (c->wbuf.limit < c->out.len)
+        c->wbuf.limit = c->out.len; /* the buffers are swapped when written */
     if (err)
         c->close_after = true;
     conn_finish_response(c);
@@ -362,7 +398,12 @@ int http_stream_start(struct http_req *req, int status, const char *content_type
     struct http_conn *c = req->conn;
     c->resp_started = true;
     c->chunked = true;
-    int err = append_head(c, status, content_type, extra_headers, -1);
+    /* HTTP/1.0 has no chunked encoding (RFC 9112 §6.1): send the body as it
+     * comes and end it by closing. */
+    c->raw_stream = c->parser.http_minor == 0;
+    if (c->raw_stream)
+        c->close_after = true;
+    int err = append_head(c, status, content_type, extra_headers, c->raw_stream ? -2 : -1);
     if (err)
         return err;
     conn_flush(c);
@@ -377,14 +418,15 @@ int http_stream_write(struct http_req *req, const void *data, size_t len)
     if (len == 0 || c->head_only)
         return 0;
     char size_line[24];
-    int n = snprintf(size_line, sizeof(size_line), "%zx\r\n", len);
-    size_t need = (size_t)n + len + 2;
-    if (need > c->out.limit - c->out.len)
+    int n = c->raw_stream ? 0 : snprintf(size_line, sizeof(size_line), "%zx\r\n", len);
+    size_t need = (size_t)n + len + (c->raw_stream ? 0 : 2);
+    /* The backlog is what waits in both buffers. */
+    if (need + c->wbuf.len > c->out.limit - c->out.len)
         return -ENOBUFS;
     int err = buf_append(&c->out, size_line, (size_t)n);
     if (!err)
         err = buf_append(&c->out, data, len);
-    if (!err)
+    if (!err && !c->raw_stream)
         err = buf_append(&c->out, "\r\n", 2);
     if (err)
         return err;
@@ -397,7 +439,7 @@ int http_stream_end(struct http_req *req)
     if (!req_usable(req) || !req->conn->chunked)
         return -EPIPE;
     struct http_conn *c = req->conn;
-    int err = c->head_only ? 0 : buf_append(&c->out, "0\r\n\r\n", 5);
+    int err = c->head_only || c->raw_stream ? 0 : buf_append(&c->out, "0\r\n\r\n", 5);
     if (err)
         c->close_after = true;
     conn_finish_response(c);
@@ -436,14 +478,18 @@ bool http_req_path_is(const struct http_req *req, const char *lit)
 /* Answers a request the parser rejected, then closes. */
 static void conn_reject(struct http_conn *c, int status, const char *why)
 {
-    char body[256];
-    int n = snprintf(body, sizeof(body), "{\"detail\":\"%s\"}", why ? why : "bad request");
+    struct buf body = BUF_INIT(1024);
+    buf_append_str(&body, "{\"detail\":");
+    const char *w = why ? why : "bad request";
+    buf_append_json_str(&body, w, strnlen(w, 200));
+    buf_append_str(&body, "}");
     c->close_after = true;
     c->linger = true;
     c->state = CONN_ACTIVE; /* borrow the request path to reuse http_respond */
     c->server->nactive++;
     c->req.conn = c;
-    http_respond(&c->req, status, "application/json", NULL, body, (size_t)n);
+    http_respond(&c->req, status, "application/json", NULL, body.data, body.len);
+    buf_release(&body);
 }
 
 static void conn_dispatch(struct http_conn *c)
@@ -479,7 +525,7 @@ static void conn_process(struct http_conn *c)
             break;
         }
         if (r == HTTP_PARSE_MORE) {
-            if (c->parser.expect_continue && !c->continue_sent) {
+            if (c->parser.expect_continue && !c->continue_sent && c->parser.http_minor >= 1) {
                 c->continue_sent = true;
                 buf_append_str(&c->out, "HTTP/1.1 100 Continue\r\n\r\n");
                 conn_flush(c);
@@ -527,6 +573,13 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *b)
         }
         return;
     }
+    if (nread == UV_EOF && c->state == CONN_IDLE && (c->writing || c->out.len)) {
+        /* A half-close after the last request: finish sending, then close. */
+        uv_read_stop(stream);
+        c->reading = false;
+        c->close_after = true;
+        return;
+    }
     if (nread < 0) {
         /* EOF or error. A request in progress is aborted: the client is gone. */
         if (c->state == CONN_IDLE && http_parser_in_message(&c->parser) && nread == UV_EOF) {
@@ -543,13 +596,14 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *b)
         conn_close(c);
         return;
     }
-    if (c->state == CONN_ACTIVE) {
-        if (c->in.len >= IN_PAUSE_BYTES) {
-            uv_read_stop(stream);
-            c->reading = false;
-        }
-        return;
+    if (c->in.len >= IN_PAUSE_BYTES) {
+        /* Unparsed input piles up (pipelining behind a response still being
+         * written, or while a handler works): stop reading until it drains. */
+        uv_read_stop(stream);
+        c->reading = false;
     }
+    if (c->state == CONN_ACTIVE)
+        return;
     conn_process(c);
 }
 

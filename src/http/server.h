@@ -47,13 +47,15 @@ struct http_server_config {
     size_t max_body_bytes;         /* decoded request body */
     size_t max_out_bytes;          /* unsent response bytes per connection */
     unsigned keepalive_timeout_ms; /* idle time allowed between requests */
-    unsigned read_timeout_ms;      /* time allowed to receive the rest of a started request */
+    unsigned read_timeout_ms;      /* deadline to receive a whole request, from its first byte */
+    unsigned send_timeout_ms;      /* a client that takes no response bytes this long is dropped */
     unsigned max_connections;      /* beyond this, new connections are closed at once */
     const char *server_header;     /* value of "server:", or NULL for none */
 };
 
 /* Defaults: 64 KiB heads, 32 MiB bodies, 4 MiB backlog, 5 s keep-alive
- * (uvicorn's), 30 s read timeout, 10000 connections. */
+ * (uvicorn's), 30 s read deadline, 60 s send timeout (nginx's), 10000
+ * connections. */
 void http_server_config_defaults(struct http_server_config *cfg);
 
 struct http_server {
@@ -89,8 +91,10 @@ const char *http_req_header(const struct http_req *req, const char *name);
 bool http_req_path_is(const struct http_req *req, const char *lit);
 
 /* Sends a whole response and ends the request. extra_headers is NULL or
- * complete "name: value\r\n" lines. 0, or a negative error (the request still
- * ends, and the connection is closed). */
+ * complete "name: value\r\n" lines. The body may exceed max_out_bytes (the
+ * handler holds it already); the backlog limit applies to what queues
+ * behind it. 0, or a negative error (the request still ends, and the
+ * connection is closed). */
 int http_respond(struct http_req *req, int status, const char *content_type,
                  const char *extra_headers, const void *body, size_t len);
 /* Starts a chunked response. */

@@ -35,6 +35,7 @@ void router_config_defaults(struct router_config *cfg)
     cfg->max_body_mib = 32;
     cfg->client_read_timeout = 30;
     cfg->client_keepalive_timeout = 75; /* longer than clients' pools keep idle connections */
+    cfg->client_send_timeout = 60;
 }
 
 /* --- parsing the static configuration ----------------------------------- */
@@ -482,6 +483,7 @@ int router_init(struct router *r, uv_loop_t *loop, const struct router_config *c
     hc.max_body_bytes = (size_t)cfg->max_body_mib * 1024 * 1024;
     hc.read_timeout_ms = (unsigned)(cfg->client_read_timeout * 1000);
     hc.keepalive_timeout_ms = (unsigned)(cfg->client_keepalive_timeout * 1000);
+    hc.send_timeout_ms = (unsigned)(cfg->client_send_timeout * 1000);
     http_server_init(&r->http, loop, &hc, router_handle, r);
     uv_timer_init(loop, &r->hold_timer);
     uv_timer_init(loop, &r->health_timer);

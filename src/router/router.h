@@ -47,6 +47,7 @@ struct router_config {
     int max_body_mib;
     double client_read_timeout;    /* seconds a client may take to send a whole request */
     double client_keepalive_timeout; /* seconds an idle client connection is kept */
+    double client_send_timeout;    /* seconds a client may take no response bytes */
 };
 
 void router_config_defaults(struct router_config *cfg);

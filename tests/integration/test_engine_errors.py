@@ -6,7 +6,7 @@ import json
 import socket
 import sys
 
-from ebbtest import Engine, check, done, post_json, request
+from ebbtest import Engine, check, done, metric_sum, metrics, post_json, request, wait_until
 
 ebb = sys.argv[1]
 MODEL = "meta-llama/Llama-3.1-8B-Instruct"
@@ -104,6 +104,38 @@ resp = raw(b"POST /v1/completions HTTP/1.1\r\nTransfer-Encoding: chunked\r\nConn
            + f"{len(body):x}\r\n".encode() + body + b"\r\n0\r\n\r\n")
 check("chunked request body: 200", status_of(resp) == 200, resp[:120])
 
+# A hostile X-Request-Id cannot break the JSON it is echoed in.
+status, hdrs, data = request("POST", port, "/v1/completions", {"prompt": "x", "max_tokens": 2},
+                             headers={"X-Request-Id": 'a"b\\c'})
+check("X-Request-Id with quote and backslash: still valid JSON", json.loads(data)["id"] == 'cmpl-a"b\\c', data[:100])
+status, hdrs, data = request("GET", port, "/v1/completions")
+check("405 carries Allow", status == 405 and hdrs.get("allow") == "POST", hdrs)
+
+# A client that never reads a long stream: the engine gives up on it when
+# it is 4 MiB behind, counts an abort, and closes the connection.
+big = Engine(ebb, "--time-scale", "0")
+s = socket.create_connection(("127.0.0.1", big.port))
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+body = json.dumps({"prompt": "x", "max_tokens": 100000, "stream": True, "ignore_eos": True})
+s.sendall(f"POST /v1/completions HTTP/1.1\r\nHost: a\r\nContent-Length: {len(body)}\r\n\r\n{body}".encode())
+wait_until(lambda: metric_sum(metrics(big.port), "vllm:num_requests_running") == 0 and
+           metrics(big.port)["vllm:request_success_total"][f'engine="0",finished_reason="abort",model_name="{MODEL}"'] >= 1,
+           20, what="the engine to abort the stalled stream")
+s.settimeout(10)
+got = b""
+try:
+    while True:
+        chunk = s.recv(1 << 20)
+        if not chunk:
+            break
+        got += chunk
+except OSError:
+    pass
+s.close()
+check("a client that never reads: aborted and its connection closed (no hang)", not got.endswith(b"0\r\n\r\n"),
+      got[-100:])
+big.stop()
+
 # The legacy error envelope is selectable.
 eng2 = Engine(ebb, "--time-scale", "0", "--error-format", "legacy")
 status, resp = post_json(eng2.port, "/v1/completions", {"model": "nope", "prompt": "x"})
@@ -124,7 +156,17 @@ import subprocess
 for args, needle in [(["--port", "99999"], "--port must be an integer from 1 to 65535"),
                      (["--time-scale", "fast"], "--time-scale must be a number"),
                      (["--bogus"], 'unknown flag "--bogus"'),
-                     (["--num-gpu-blocks", "10"], "larger than the maximum number of tokens")]:
+                     (["--num-gpu-blocks", "10"], "larger than the maximum number of tokens"),
+                     (["--gpu-memory-gib", "1000000", "--kv-bytes-per-token", "1", "--max-model-len", "16",
+                       "--port", "0x"], "--port must be an integer")]:
     r = subprocess.run([ebb, "engine", *args], capture_output=True, text=True, timeout=10)
     check(f"bad flag {args[0]}: exit 2 with a clear message", r.returncode == 2 and needle in r.stderr, r.stderr)
+
+# --startup-delay with the port already taken: exits 1 by itself, no hang.
+busy = Engine(ebb, "--time-scale", "0")
+r = subprocess.run([ebb, "engine", "--port", str(busy.port), "--startup-delay", "0.2"], capture_output=True,
+                   text=True, timeout=20)
+check("delayed bind on a busy port: exit 1 with a clear message",
+      r.returncode == 1 and "cannot listen" in r.stderr, (r.returncode, r.stderr[-500:]))
+busy.stop()
 done()

@@ -152,7 +152,7 @@ static void start_engine(struct engine *e, int port)
     cfg.time_scale = 10;
     char err[256];
     assert_int_equal(engine_init(e, &F->loop, &cfg, err, sizeof(err)), 0);
-    assert_int_equal(engine_start(e), 0);
+    assert_int_equal(engine_start(e, NULL), 0);
 }
 
 static void drain_hold_and_add(void **state)

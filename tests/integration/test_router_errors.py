@@ -12,7 +12,7 @@ from ebbtest import Engine, Router, check, done, metrics, metric_sum, post_json,
 ebb = sys.argv[1]
 MODEL = "meta-llama/Llama-3.1-8B-Instruct"
 eng = Engine(ebb, "--time-scale", "0")
-r = Router(ebb, [eng.base], "--client-read-timeout", "1", "--max-body-mib", "1")
+r = Router(ebb, [eng.base], "--client-read-timeout", "1", "--client-send-timeout", "2", "--max-body-mib", "1")
 port = r.port
 
 
@@ -54,6 +54,34 @@ s.close()
 check("slow-loris: an unfinished request is closed after --client-read-timeout", closed and 0.8 < elapsed < 5,
       elapsed)
 
+# A trickling client (one byte every 0.2 s) must not reset the deadline.
+t0 = time.monotonic()
+s = socket.create_connection(("127.0.0.1", port), timeout=10)
+closed_at = None
+for ch in b"POST /v1/completions HTTP/1.1\r\nHost: a\r\n":
+    try:
+        s.sendall(bytes([ch]))
+    except OSError:
+        closed_at = time.monotonic() - t0
+        break
+    time.sleep(0.2)
+    s.setblocking(False)
+    try:
+        if s.recv(100) == b"":
+            closed_at = time.monotonic() - t0
+            break
+    except BlockingIOError:
+        pass
+    s.setblocking(True)
+s.close()
+check("slow-loris trickle: the read deadline runs from the first byte", closed_at and closed_at < 3, closed_at)
+
+# HTTP/1.0 clients get no chunked encoding; the close ends the body.
+body10 = json.dumps({"model": MODEL, "prompt": "x", "max_tokens": 3, "stream": True}).encode()
+resp = raw(f"POST /v1/completions HTTP/1.0\r\nContent-Length: {len(body10)}\r\n\r\n".encode() + body10)
+check("HTTP/1.0 stream: no transfer-encoding, events then close",
+      b"transfer-encoding" not in resp.lower() and resp.rstrip().endswith(b"data: [DONE]"), resp[-200:])
+
 resp = raw(b"GET /health HTTP/1.1\r\nHost: a\r\n\r\nGARBAGE GARBAGE\r\n\r\n")
 parts = resp.split(b"HTTP/1.1 ")[1:]
 check("pipelined garbage: the good request is answered, then 400 and close",
@@ -90,6 +118,18 @@ gen = metric_sum(metrics(eng.port), "vllm:generation_tokens_total")
 check("and the engine was slowed or stopped, not streaming 120k tokens into a buffer", gen < 120000, gen)
 s.close()
 wait_until(lambda: metric_sum(metrics(eng.port), "vllm:num_requests_running") == 0, 10, what="the stream to end")
+
+# A client that never reads is dropped after --client-send-timeout, and its
+# upstream request is aborted with it.
+s = socket.create_connection(("127.0.0.1", port))
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+body = json.dumps({"model": MODEL, "prompt": "x", "stream": True, "ignore_eos": True, "max_tokens": 120000})
+s.sendall(f"POST /v1/completions HTTP/1.1\r\nHost: a\r\nContent-Length: {len(body)}\r\n\r\n{body}".encode())
+wait_until(lambda: metric_sum(metrics(port), "vllm:num_requests_running") == 1, 5, what="the stream to start")
+wait_until(lambda: metric_sum(metrics(port), "vllm:num_requests_running") == 0, 10,
+           what="the router to drop the client that never reads")
+check("a client that never reads is dropped after --client-send-timeout", True)
+s.close()
 
 status, body = post_json(port, "/v1/completions", {"model": MODEL, "prompt": "x", "max_tokens": 2})
 check("still serving after all of that", status == 200)

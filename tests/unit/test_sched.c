@@ -223,7 +223,7 @@ static void rule_no_admission_in_a_step_that_preempted(void **state)
     sched_release(&s);
 }
 
-static void rule_finish_length_stop_and_stop_wins_ties(void **state)
+static void rule_finish_length_stop_and_length_wins_ties(void **state)
 {
     static const struct {
         const char *name;
@@ -233,7 +233,8 @@ static void rule_finish_length_stop_and_stop_wins_ties(void **state)
     } cases[] = {
         {"length: max_tokens reached", 3, INT_MAX, 3, FINISH_LENGTH},
         {"stop: natural EOS before max_tokens", 10, 4, 4, FINISH_STOP},
-        {"stop wins when EOS lands on max_tokens", 5, 5, 5, FINISH_STOP},
+        {"length wins when EOS lands on max_tokens (vLLM checks length first)", 5, 5, 5,
+         FINISH_LENGTH},
     };
     for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
         struct sched_config c = small_config();
@@ -348,7 +349,7 @@ int main(void)
         cmocka_unit_test(rule_kv_blocks_are_ceil_tokens_over_16),
         cmocka_unit_test(rule_preemption_takes_newest_running_and_recomputes),
         cmocka_unit_test(rule_no_admission_in_a_step_that_preempted),
-        cmocka_unit_test(rule_finish_length_stop_and_stop_wins_ties),
+        cmocka_unit_test(rule_finish_length_stop_and_length_wins_ties),
         cmocka_unit_test(rule_length_at_max_model_len),
         cmocka_unit_test(rule_abort_during_step_frees_blocks_and_skips_commit),
         cmocka_unit_test(rule_without_chunked_prefill_a_prompt_must_fit_the_budget),
