@@ -611,7 +611,12 @@ static void on_connection(uv_stream_t *listener, int status)
 {
     struct http_server *s = listener->data;
     if (status < 0) {
-        log_warn("accept failed: %s", uv_strerror(status));
+        /* EMFILE and friends repeat on every loop turn: log once a second. */
+        static time_t last;
+        time_t now = time(NULL);
+        if (now != last)
+            log_warn("accept failed: %s", uv_strerror(status));
+        last = now;
         return;
     }
     struct http_conn *c = calloc(1, sizeof(*c));
