@@ -31,7 +31,9 @@ void buf_reset(struct buf *b)
 
 int buf_reserve(struct buf *b, size_t extra)
 {
-    if (extra > b->limit - b->len)
+    /* len can sit above limit when a caller raised the limit for one
+     * append and restored it: then nothing more fits. */
+    if (b->len > b->limit || extra > b->limit - b->len)
         return -ENOBUFS;
     size_t need = b->len + extra + 1; /* room for the NUL */
     if (need <= b->cap)

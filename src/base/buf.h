@@ -14,7 +14,7 @@ struct buf {
     char *data;   /* NULL until the first append; data[len] == '\0' after that */
     size_t len;   /* bytes in use, not counting the terminating NUL */
     size_t cap;   /* bytes allocated */
-    size_t limit; /* the most len may ever be */
+    size_t limit; /* appends past it fail; a caller may raise it for one append and restore it */
 };
 
 #define BUF_INIT(lim) {NULL, 0, 0, (lim)}

@@ -230,7 +230,10 @@ static void handle_generate(struct engine *e, struct http_req *req, enum api_kin
     buf_release(&idj);
     buf_init(&r->text, (size_t)r->gen.max_tokens * 16 + 4096 +
                            (r->gen.echo_prompt ? strlen(r->gen.echo_prompt) * 2 : 0));
-    buf_init(&r->chunk, 64 * 1024 + (r->gen.echo_prompt ? strlen(r->gen.echo_prompt) * 6 : 0));
+    /* A turn's events for one stream: up to 64 steps of ~300 bytes, plus an
+     * escaped echo of the prompt in the first. */
+    buf_init(&r->chunk, 256 * 1024 + (r->gen.echo_prompt ? strlen(r->gen.echo_prompt) * 6 : 0));
+    buf_init(&r->head, 4096);
     r->seq.prompt_tokens = gen.prompt_tokens;
     r->seq.max_tokens = gen.max_tokens;
     r->seq.stop_after = gen.stop_after;
@@ -278,44 +281,71 @@ static const char *finish_name(enum finish_reason f)
     }
 }
 
-/* Formats the SSE event(s) for one new token into r->chunk. */
-static void format_token_event(struct engine_req *r, const char *tok, size_t toklen, bool first,
-                               bool finished)
+/* The part of a token event that is the same for every token of the
+ * request, formatted once: 'data: {"id":...,"model":...,"choices":[{"index":0,'
+ * then '"delta":{"content":' (chat) or '"text":'. */
+static void build_head(struct engine_req *r)
+{
+    bool chat = r->gen.kind == API_CHAT;
+    chunk_head(r, &r->head, chat ? "chat.completion.chunk" : "text_completion");
+    buf_append_str(&r->head, chat ? ",\"choices\":[{\"index\":0,\"delta\":{\"content\":"
+                                  : ",\"choices\":[{\"index\":0,\"text\":");
+}
+
+/* Appends the SSE event(s) for one new token to r->chunk. */
+static int format_token_event(struct engine_req *r, const char *tok, size_t toklen, bool first,
+                              bool finished)
 {
     struct buf *b = &r->chunk;
     bool chat = r->gen.kind == API_CHAT;
-    const char *fin = finished ? finish_name(r->seq.finish) : "null";
+    int err = 0;
+    if (!r->head.len)
+        build_head(r);
     if (chat && first) {
         chunk_head(r, b, "chat.completion.chunk");
-        buf_append_str(b, ",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\","
-                          "\"content\":\"\"},\"logprobs\":null,\"finish_reason\":null}]}\n\n");
+        err = buf_append_str(b, ",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\","
+                                "\"content\":\"\"},\"logprobs\":null,\"finish_reason\":null}]}\n\n");
     }
-    chunk_head(r, b, chat ? "chat.completion.chunk" : "text_completion");
-    if (chat) {
-        buf_append_str(b, ",\"choices\":[{\"index\":0,\"delta\":{\"content\":");
-        buf_append_json_str(b, tok, toklen);
-        buf_appendf(b, "},\"logprobs\":null,\"finish_reason\":%s%s}]", fin,
-                    finished ? ",\"stop_reason\":null" : "");
+    if (!err)
+        err = buf_append(b, r->head.data, r->head.len);
+    if (!err && first && r->gen.echo_prompt && !chat) {
+        struct buf both = BUF_INIT(b->limit);
+        buf_append_str(&both, r->gen.echo_prompt);
+        buf_append(&both, tok, toklen);
+        err = buf_append_json_str(b, both.data, both.len);
+        buf_release(&both);
+    } else if (!err) {
+        err = buf_append_json_str(b, tok, toklen);
+    }
+    if (err)
+        return err;
+    if (!finished) {
+        /* The common case: constant tails, no formatting. */
+        if (chat && !r->gen.continuous_usage)
+            return buf_append_str(b, "},\"logprobs\":null,\"finish_reason\":null}]}\n\n");
+        if (chat)
+            err = buf_append_str(b, "},\"logprobs\":null,\"finish_reason\":null}],\"usage\":");
+        else if (!r->gen.continuous_usage)
+            return buf_append_str(b, ",\"logprobs\":null,\"finish_reason\":null,"
+                                     "\"stop_reason\":null}],\"usage\":null}\n\n");
+        else
+            err = buf_append_str(b, ",\"logprobs\":null,\"finish_reason\":null,"
+                                    "\"stop_reason\":null}],\"usage\":");
+    } else if (chat) {
+        err = buf_appendf(b, "},\"logprobs\":null,\"finish_reason\":%s,\"stop_reason\":null}]%s",
+                          finish_name(r->seq.finish), r->gen.continuous_usage ? ",\"usage\":" : "}\n\n");
+        if (!r->gen.continuous_usage)
+            return err;
     } else {
-        buf_append_str(b, ",\"choices\":[{\"index\":0,\"text\":");
-        if (first && r->gen.echo_prompt) {
-            struct buf both = BUF_INIT(b->limit);
-            buf_append_str(&both, r->gen.echo_prompt);
-            buf_append(&both, tok, toklen);
-            buf_append_json_str(b, both.data, both.len);
-            buf_release(&both);
-        } else {
-            buf_append_json_str(b, tok, toklen);
-        }
-        buf_appendf(b, ",\"logprobs\":null,\"finish_reason\":%s,\"stop_reason\":null}]", fin);
+        err = buf_appendf(b, ",\"logprobs\":null,\"finish_reason\":%s,\"stop_reason\":null}],"
+                             "\"usage\":%s",
+                          finish_name(r->seq.finish), r->gen.continuous_usage ? "" : "null}\n\n");
+        if (!r->gen.continuous_usage)
+            return err;
     }
-    if (r->gen.continuous_usage) {
-        buf_append_str(b, ",\"usage\":");
+    if (!err)
         usage_json(r, b, false);
-    } else if (!chat) {
-        buf_append_str(b, ",\"usage\":null");
-    }
-    buf_append_str(b, "}\n\n");
+    return err ? err : buf_append_str(b, "}\n\n");
 }
 
 int api_emit_token(struct engine_req *r, bool first, bool finished)
@@ -329,11 +359,23 @@ int api_emit_token(struct engine_req *r, bool first, bool finished)
             buf_append_str(&r->text, r->gen.echo_prompt);
         return buf_append(&r->text, tok, toklen);
     }
-    buf_reset(&r->chunk);
-    format_token_event(r, tok, toklen, first, finished);
+    int err = format_token_event(r, tok, toklen, first, finished);
+    if (err)
+        return err;
+    engine_mark_dirty(r);
+    return 0;
+}
+
+int api_flush(struct engine_req *r)
+{
+    if (!r->http)
+        return -EPIPE;
+    if (!r->chunk.len)
+        return 0;
     r->emitting = true;
     int rc = http_stream_write(r->http, r->chunk.data, r->chunk.len);
     r->emitting = false;
+    buf_reset(&r->chunk);
     if (r->aborted)
         return -EPIPE;
     if (rc == -ENOBUFS) {
@@ -341,15 +383,16 @@ int api_emit_token(struct engine_req *r, bool first, bool finished)
                  http_req_backlog(r->http));
         http_req_close(r->http);
         r->http = NULL;
-        return -ENOBUFS;
     }
     return rc;
 }
 
+/* Ends a stream: this turn's events, the usage chunk if asked for and
+ * [DONE] go out together with the end of the chunked body, in one write. */
 static void finish_stream(struct engine_req *r)
 {
     struct buf *b = &r->chunk;
-    buf_reset(b);
+    engine_unmark_dirty(r);
     if (r->gen.include_usage) {
         chunk_head(r, b, r->gen.kind == API_CHAT ? "chat.completion.chunk" : "text_completion");
         buf_append_str(b, ",\"choices\":[],\"usage\":");
@@ -358,14 +401,10 @@ static void finish_stream(struct engine_req *r)
     }
     buf_append_str(b, "data: [DONE]\n\n");
     struct http_req *req = r->http;
-    r->emitting = true;
-    int rc = http_stream_write(req, b->data, b->len);
-    r->emitting = false;
-    if (rc == 0 && !r->aborted) {
-        req->on_abort = NULL;
-        r->http = NULL;
-        http_stream_end(req);
-    }
+    req->on_abort = NULL;
+    r->http = NULL;
+    http_stream_end_with(req, b->data, b->len);
+    buf_reset(b);
 }
 
 static void finish_whole(struct engine_req *r)

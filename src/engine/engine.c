@@ -13,6 +13,9 @@
 /* Steps committed per timer callback when catching up, so a busy engine
  * still lets I/O run between bursts of steps. */
 #define MAX_STEPS_PER_TURN 64
+/* With timing off, steps run back to back, this many per loop turn: each
+ * stream then gets one write per turn instead of one per token. */
+#define FAST_STEPS_PER_TURN 8
 
 void engine_config_defaults(struct engine_config *cfg)
 {
@@ -219,7 +222,7 @@ static void commit_step(struct engine *e, double t)
         r->last_token_at = t;
         if (o->finished)
             engine_metrics_request_done(m, &r->seq, r->gen.max_tokens, t);
-        int rc = api_emit_token(r, o->first, o->finished);
+        int rc = api_emit_token(r, o->first, o->finished); /* buffered until the turn ends */
         if (rc < 0 && !o->finished) {
             /* The client cannot take more (gone, or too far behind): stop
              * generating for it, as vLLM aborts on disconnect. */
@@ -237,15 +240,62 @@ static void commit_step(struct engine *e, double t)
     e->committing = false;
 }
 
+void engine_mark_dirty(struct engine_req *r)
+{
+    struct engine *e = r->engine;
+    if (r->dirty)
+        return;
+    r->dirty = true;
+    r->dirty_prev = NULL;
+    r->dirty_next = e->dirty;
+    if (e->dirty)
+        e->dirty->dirty_prev = r;
+    e->dirty = r;
+}
+
+void engine_unmark_dirty(struct engine_req *r)
+{
+    if (!r->dirty)
+        return;
+    if (r->dirty_prev)
+        r->dirty_prev->dirty_next = r->dirty_next;
+    else
+        r->engine->dirty = r->dirty_next;
+    if (r->dirty_next)
+        r->dirty_next->dirty_prev = r->dirty_prev;
+    r->dirty = false;
+    r->dirty_prev = r->dirty_next = NULL;
+}
+
+/* Writes every stream's events of this turn, one write per stream. A
+ * stream that cannot take them (gone, or too far behind) is aborted. */
+static void flush_streams(struct engine *e)
+{
+    while (e->dirty) {
+        struct engine_req *r = e->dirty;
+        engine_unmark_dirty(r);
+        if (api_flush(r) < 0) {
+            if (r->seq.state != SEQ_FINISHED) {
+                sched_abort(&e->sched, &r->seq);
+                engine_metrics_request_done(&e->metrics, &r->seq, r->gen.max_tokens, engine_now());
+            }
+            engine_req_free(r);
+        }
+    }
+}
+
 static void on_step_timer(uv_timer_t *t)
 {
     struct engine *e = t->data;
     double now = engine_now();
-    for (int turns = 0; e->step_active && e->step_end <= now + 1e-4; turns++) {
-        if (turns == MAX_STEPS_PER_TURN) {
-            /* Behind real time: yield to I/O and come straight back. */
+    int max_steps = e->cfg.time_scale == 0 ? FAST_STEPS_PER_TURN : MAX_STEPS_PER_TURN;
+    bool yielded = false;
+    for (int steps = 0; e->step_active && e->step_end <= now + 1e-4; steps++) {
+        if (steps == max_steps) {
+            /* Behind real time (or timing off): let I/O run, come straight back. */
             uv_timer_start(&e->step_timer, on_step_timer, 0, 0);
-            return;
+            yielded = true;
+            break;
         }
         double end = e->step_end;
         commit_step(e, end);
@@ -253,10 +303,9 @@ static void on_step_timer(uv_timer_t *t)
          * the engine sat idle in between. */
         if (!start_step(e, end > now ? now : end))
             break;
-        if (e->cfg.time_scale == 0)
-            break; /* timing off: one step per loop turn */
     }
-    if (e->step_active)
+    flush_streams(e);
+    if (e->step_active && !yielded)
         arm_step_timer(e);
 }
 
@@ -297,9 +346,11 @@ void engine_req_free(struct engine_req *r)
         http_req_close(r->http);
         r->http = NULL;
     }
+    engine_unmark_dirty(r);
     gen_request_release(&r->gen);
     buf_release(&r->text);
     buf_release(&r->chunk);
+    buf_release(&r->head);
     free(r);
 }
 

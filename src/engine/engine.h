@@ -61,7 +61,10 @@ struct engine_req {
     char id_json[1200];       /* the same as a quoted, escaped JSON string */
     long long created;        /* unix seconds */
     struct buf text;          /* non-streaming: the output so far */
-    struct buf chunk;         /* scratch for one SSE event */
+    struct buf chunk;         /* streaming: SSE events not yet written (one write per loop turn) */
+    struct buf head;          /* streaming: the head every token event shares, built once */
+    struct engine_req *dirty_prev, *dirty_next; /* in engine.dirty while chunk has events */
+    bool dirty;
     double last_token_at;
     bool emitting;            /* inside an emit: an abort must be deferred */
     bool aborted;             /* the client went away while emitting */
@@ -80,6 +83,7 @@ struct engine {
     struct engine_metrics metrics;
     struct sched_output *outs; /* max_num_seqs entries, for sched_commit */
     struct engine_req *reqs;   /* live requests */
+    struct engine_req *dirty;  /* requests with events to write at the end of the turn */
     unsigned nreqs;
     uv_timer_t step_timer;
     uv_timer_t startup_timer;
@@ -122,6 +126,9 @@ void engine_submit(struct engine *e, struct engine_req *r);
 void engine_req_free(struct engine_req *r);
 void engine_wake(struct engine *e);
 int api_emit_token(struct engine_req *r, bool first, bool finished);
+int api_flush(struct engine_req *r);
+void engine_mark_dirty(struct engine_req *r);
+void engine_unmark_dirty(struct engine_req *r);
 void api_finish(struct engine_req *r);
 void api_send_error(struct engine *e, struct http_req *req, const struct api_error *err);
 

@@ -382,8 +382,6 @@ int http_respond(struct http_req *req, int status, const char *content_type,
     if (!err && !c->head_only)
         err = buf_append(&c->out, body, len);
     c->out.limit = limit;
-    if (c->wbuf.limit < c->out.len)
-        c->wbuf.limit = c->out.len; /* the buffers are swapped when written */
     if (err)
         c->close_after = true;
     conn_finish_response(c);
@@ -410,6 +408,41 @@ int http_stream_start(struct http_req *req, int status, const char *content_type
     return req_usable(req) ? 0 : -EPIPE;
 }
 
+/* "<hex size>\r\n" into out (at least 20 bytes); returns its length. This
+ * runs once per streamed chunk, so it avoids snprintf. */
+static size_t chunk_size_line(size_t len, char *out)
+{
+    static const char hex[] = "0123456789abcdef";
+    char tmp[16];
+    size_t n = 0;
+    do {
+        tmp[n++] = hex[len & 15];
+        len >>= 4;
+    } while (len);
+    for (size_t i = 0; i < n; i++)
+        out[i] = tmp[n - 1 - i];
+    out[n] = '\r';
+    out[n + 1] = '\n';
+    return n + 2;
+}
+
+/* Queues one chunk (framed unless HTTP/1.0) without flushing. */
+static int queue_chunk(struct http_conn *c, const void *data, size_t len)
+{
+    char size_line[24];
+    size_t n = c->raw_stream ? 0 : chunk_size_line(len, size_line);
+    size_t need = n + len + (c->raw_stream ? 0 : 2);
+    /* The backlog is what waits in both buffers. */
+    if (c->out.len > c->out.limit || need + c->wbuf.len > c->out.limit - c->out.len)
+        return -ENOBUFS;
+    int err = buf_append(&c->out, size_line, n);
+    if (!err)
+        err = buf_append(&c->out, data, len);
+    if (!err && !c->raw_stream)
+        err = buf_append(&c->out, "\r\n", 2);
+    return err;
+}
+
 int http_stream_write(struct http_req *req, const void *data, size_t len)
 {
     if (!req_usable(req) || !req->conn->chunked)
@@ -417,33 +450,37 @@ int http_stream_write(struct http_req *req, const void *data, size_t len)
     struct http_conn *c = req->conn;
     if (len == 0 || c->head_only)
         return 0;
-    char size_line[24];
-    int n = c->raw_stream ? 0 : snprintf(size_line, sizeof(size_line), "%zx\r\n", len);
-    size_t need = (size_t)n + len + (c->raw_stream ? 0 : 2);
-    /* The backlog is what waits in both buffers. */
-    if (need + c->wbuf.len > c->out.limit - c->out.len)
-        return -ENOBUFS;
-    int err = buf_append(&c->out, size_line, (size_t)n);
-    if (!err)
-        err = buf_append(&c->out, data, len);
-    if (!err && !c->raw_stream)
-        err = buf_append(&c->out, "\r\n", 2);
+    int err = queue_chunk(c, data, len);
     if (err)
         return err;
     conn_flush(c);
     return req_usable(req) ? 0 : -EPIPE;
 }
 
-int http_stream_end(struct http_req *req)
+int http_stream_end_with(struct http_req *req, const void *data, size_t len)
 {
     if (!req_usable(req) || !req->conn->chunked)
         return -EPIPE;
     struct http_conn *c = req->conn;
-    int err = c->head_only || c->raw_stream ? 0 : buf_append(&c->out, "0\r\n\r\n", 5);
+    int err = 0;
+    if (len && !c->head_only) {
+        /* The last chunk may take the backlog past its limit: it is the end. */
+        size_t limit = c->out.limit;
+        c->out.limit = limit + len + 32;
+        err = queue_chunk(c, data, len);
+        c->out.limit = limit;
+    }
+    if (!err && !c->head_only && !c->raw_stream)
+        err = buf_append(&c->out, "0\r\n\r\n", 5);
     if (err)
         c->close_after = true;
     conn_finish_response(c);
     return err;
+}
+
+int http_stream_end(struct http_req *req)
+{
+    return http_stream_end_with(req, NULL, 0);
 }
 
 void http_req_close(struct http_req *req)

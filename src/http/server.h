@@ -105,6 +105,8 @@ int http_stream_start(struct http_req *req, int status, const char *content_type
 int http_stream_write(struct http_req *req, const void *data, size_t len);
 /* Ends a chunked response and the request. */
 int http_stream_end(struct http_req *req);
+/* Sends a last chunk and ends the response, in one write. */
+int http_stream_end_with(struct http_req *req, const void *data, size_t len);
 /* Closes the request's connection now, without calling on_abort: for a
  * handler that gives up on a client (e.g. one too far behind). */
 void http_req_close(struct http_req *req);

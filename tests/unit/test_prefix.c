@@ -20,7 +20,7 @@ static void rule_longest_known_prefix_wins(void **state)
 {
     struct prefix_index px;
     prefix_init(&px, 100);
-    char a[1024], b[1024];
+    char a[8192], b[8192];
     snprintf(a, sizeof(a), "%s%s", repeat('x', 256), "tail-a");      /* 3 chunks */
     uint64_t ha[8], hb[8];
     size_t na = hashes_of(a, ha);
