@@ -130,9 +130,11 @@ r.stop()
 # Session stickiness: one user's requests always reach the same engine.
 r = Router(ebb, [e1.base, e2.base], "--routing-logic", "session", "--session-key", "x-user-id")
 placements = {}
-for user in ["alice", "bob", "carol", "dave", "erin", "frank"]:
+# 24 users: with random ports in the URLs, all landing on one engine has a
+# chance of 2^-23.
+for user in [f"user-{i}" for i in range(24)]:
     seen = set()
-    for k in range(4):
+    for k in range(3):
         before = [metric_sum(metrics(e.port), "vllm:request_success_total") for e in (e1, e2)]
         post_json(r.port, "/v1/completions", {"model": MODEL, "prompt": "x", "max_tokens": 1},
                   headers={"x-user-id": user})
