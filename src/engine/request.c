@@ -238,6 +238,20 @@ static int parse_messages(const cJSON *root, struct gen_request *out, struct api
     return 0;
 }
 
+/* seed: any 64-bit integer, as vLLM accepts; it fixes the output text. */
+static int read_seed(const cJSON *root, struct gen_request *out, struct api_error *err)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, "seed");
+    if (!v || cJSON_IsNull(v))
+        return 0;
+    double d = v->valuedouble;
+    if (!cJSON_IsNumber(v) || d != floor(d) || d < -9223372036854775808.0 ||
+        d >= 9223372036854775808.0)
+        return fail(err, 400, "seed", "'seed' must be a 64-bit integer, got %s", json_type_name(v));
+    out->seed = mix64((uint64_t)(int64_t)d);
+    return 0;
+}
+
 static int parse_stream(const cJSON *root, struct gen_request *out, struct api_error *err)
 {
     int e = get_bool(root, "stream", &out->stream, err);
@@ -339,21 +353,16 @@ int api_parse_request(enum api_kind kind, const char *body, size_t len,
     e = resolve_model(root, lim, out, err);
     if (!e)
         e = check_unsupported(root, kind, err);
-    if (!e)
-        e = check_number(root, "temperature", 0, 2, err);
+    if (!e) /* vLLM only requires temperature >= 0 (OpenAI's 2 is not enforced) */
+        e = check_number(root, "temperature", 0, 1e9, err);
     if (!e)
         e = check_number(root, "top_p", 1e-9, 1, err);
     if (!e)
         e = parse_stream(root, out, err);
     if (!e && kind == API_COMPLETION)
         e = get_bool(root, "echo", &echo, err);
-    if (!e) {
-        int seed = 0;
-        bool has_seed = false;
-        e = get_int(root, "seed", INT_MIN, INT_MAX, &seed, &has_seed, err);
-        if (has_seed)
-            out->seed = mix64((uint64_t)(int64_t)seed);
-    }
+    if (!e)
+        e = read_seed(root, out, err);
     if (!e)
         e = kind == API_CHAT ? parse_messages(root, out, err) : parse_prompt(root, out, echo, err);
     if (!e)

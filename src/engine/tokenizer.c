@@ -60,12 +60,14 @@ size_t tok_count(const char *text, size_t len)
             tokens += (j - i + 2) / 3;
             i = j;
         } else if (is_space(c)) {
-            /* A whitespace run; newlines inside it make it its own token,
-             * plain spaces before a word were taken by the word above. */
+            /* A whitespace run (spaces before a word were taken by the word
+             * above). BPE merges runs of whitespace, but only so far: about
+             * one token per 16 characters, so a megabyte of spaces is not
+             * "one token" that slips past the context limit. */
             size_t j = i;
             while (j < len && is_space(s[j]))
                 j++;
-            tokens += 1;
+            tokens += (j - i + 15) / 16;
             i = j;
         } else {
             /* A run of punctuation, roughly two characters a token. */

@@ -46,6 +46,8 @@ static int on_url(llhttp_t *ll, const char *at, size_t len)
     if (p->url.len == 0)
         p->url.off = (uint32_t)p->head.len;
     p->url.len += (uint32_t)len;
+    if (len > p->head.limit - p->head.len)
+        return fail(p, 414, "request target too long");
     return append_head(p, at, len);
 }
 
@@ -57,6 +59,8 @@ static int on_url_complete(llhttp_t *ll)
 static int on_header_field(llhttp_t *ll, const char *at, size_t len)
 {
     struct http_parser *p = owner(ll);
+    if (p->headers_done)
+        return 0; /* a trailer field: never merged into the headers (RFC 9110 §6.5.1) */
     if (p->nheaders == 0 || p->in_value) {
         /* A new header starts: the previous callback ended a value. */
         if (p->nheaders >= HTTP_MAX_HEADERS)
@@ -75,6 +79,8 @@ static int on_header_field(llhttp_t *ll, const char *at, size_t len)
 static int on_header_field_complete(llhttp_t *ll)
 {
     struct http_parser *p = owner(ll);
+    if (p->headers_done)
+        return 0;
     struct http_header_span *h = &p->headers[p->nheaders - 1];
     /* llhttp accepts "Host : x"; a space in a field name is a smuggling vector
      * (RFC 9112 §5.1), so it is rejected here. */
@@ -89,6 +95,8 @@ static int on_header_field_complete(llhttp_t *ll)
 static int on_header_value(llhttp_t *ll, const char *at, size_t len)
 {
     struct http_parser *p = owner(ll);
+    if (p->headers_done)
+        return 0; /* a trailer field: never merged into the headers (RFC 9110 §6.5.1) */
     struct http_header_span *h = &p->headers[p->nheaders - 1];
     if (h->value.len == UINT32_MAX) {
         h->value.off = (uint32_t)p->head.len;
@@ -102,6 +110,8 @@ static int on_header_value(llhttp_t *ll, const char *at, size_t len)
 static int on_header_value_complete(llhttp_t *ll)
 {
     struct http_parser *p = owner(ll);
+    if (p->headers_done)
+        return 0;
     struct http_header_span *h = &p->headers[p->nheaders - 1];
     if (h->value.len == UINT32_MAX) { /* an empty value */
         h->value.off = (uint32_t)p->head.len;
@@ -143,8 +153,12 @@ static int on_headers_complete(llhttp_t *ll)
         uint8_t m = llhttp_get_method(ll);
         p->method = method_of(m);
         p->method_name = llhttp_method_name((llhttp_method_t)m);
-        if (m == HTTP_CONNECT || llhttp_get_upgrade(ll))
-            return fail(p, 501, "upgrades and CONNECT are not supported");
+        if (m == HTTP_CONNECT)
+            return fail(p, 501, "CONNECT is not supported");
+        /* An Upgrade offer (e.g. curl's h2c) may be ignored (RFC 9110 §7.8):
+         * clearing the flag before llhttp looks at it serves the request
+         * as plain HTTP/1.1, as uvicorn does. */
+        ll->upgrade = 0;
     }
     p->http_minor = llhttp_get_http_minor(ll);
     /* Reject a declared body that cannot fit before reading any of it. */

@@ -112,8 +112,8 @@ static void check_message(const struct http_parser *p)
 static void check_error(const struct http_parser *p, int r)
 {
     FUZZ_CHECK(r == -EINVAL || r == -ENOBUFS);
-    FUZZ_CHECK(p->error_status == 400 || p->error_status == 413 || p->error_status == 431 ||
-               p->error_status == 500 || p->error_status == 501);
+    FUZZ_CHECK(p->error_status == 400 || p->error_status == 413 || p->error_status == 414 ||
+               p->error_status == 431 || p->error_status == 500 || p->error_status == 501);
     FUZZ_CHECK(p->error != NULL);
     (void)strlen(p->error);
 }

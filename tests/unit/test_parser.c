@@ -146,6 +146,46 @@ static void expect_continue_is_noticed(void **state)
     http_parser_release(&p);
 }
 
+static void trailers_are_not_headers(void **state)
+{
+    struct http_parser p;
+    http_parser_init(&p, false, 4096, 4096);
+    const char *req = "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n0\r\n"
+                      "Authorization: Bearer smuggled\r\n\r\n";
+    size_t used;
+    assert_int_equal(feed_all(&p, req, &used), HTTP_PARSE_COMPLETE);
+    assert_null(http_parser_header(&p, "authorization"));
+    http_parser_release(&p);
+}
+
+static void long_target_is_414(void **state)
+{
+    struct http_parser p;
+    http_parser_init(&p, false, 64, 4096);
+    char req[512];
+    snprintf(req, sizeof(req), "GET /%0200d HTTP/1.1\r\n\r\n", 0);
+    size_t used;
+    assert_true(feed_all(&p, req, &used) < 0);
+    assert_int_equal(p.error_status, 414);
+    http_parser_release(&p);
+}
+
+static void h2c_upgrade_offer_is_served_as_http11(void **state)
+{
+    struct http_parser p;
+    http_parser_init(&p, false, 4096, 4096);
+    const char *req = "GET /health HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, HTTP2-Settings\r\n"
+                      "Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n\r\n"
+                      "GET /version HTTP/1.1\r\n\r\n";
+    size_t used;
+    assert_int_equal(feed_all(&p, req, &used), HTTP_PARSE_COMPLETE);
+    assert_int_equal(p.method, HTTP_M_GET);
+    http_parser_next(&p);
+    size_t rest = strlen(req) - used;
+    assert_int_equal(http_parser_feed(&p, req + used, rest, &used), HTTP_PARSE_COMPLETE);
+    http_parser_release(&p);
+}
+
 static void http10_is_not_keep_alive(void **state)
 {
     struct http_parser p;
@@ -168,6 +208,9 @@ int main(void)
         cmocka_unit_test(chunked_body_over_limit_gives_413),
         cmocka_unit_test(expect_continue_is_noticed),
         cmocka_unit_test(http10_is_not_keep_alive),
+        cmocka_unit_test(trailers_are_not_headers),
+        cmocka_unit_test(long_target_is_414),
+        cmocka_unit_test(h2c_upgrade_offer_is_served_as_http11),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

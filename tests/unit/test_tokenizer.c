@@ -42,6 +42,14 @@ static void tutorial_prompt_is_about_3010_tokens(void **state)
     buf_release(&b);
 }
 
+static void whitespace_runs_are_not_free(void **state)
+{
+    static char spaces[1 << 16];
+    memset(spaces, ' ', sizeof(spaces));
+    assert_int_equal(tok_count(spaces, sizeof(spaces)), sizeof(spaces) / 16);
+    assert_int_equal(tok_count("a  b", 4), 3); /* a|  | b as tiktoken splits it */
+}
+
 static void chat_template_overhead(void **state)
 {
     /* One user message "Hello" is 36 prompt tokens on vLLM with Llama-3.1's
@@ -55,6 +63,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(known_counts),
         cmocka_unit_test(tutorial_prompt_is_about_3010_tokens),
+        cmocka_unit_test(whitespace_runs_are_not_free),
         cmocka_unit_test(chat_template_overhead),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
