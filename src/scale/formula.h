@@ -28,24 +28,24 @@
 #define FORMULA_ERR_MAX 192   /* a useful size for error buffers */
 
 struct fnode {
-    uint8_t kind;  /* enum fnode_kind (formula.c) */
-    uint8_t op;    /* operator or function */
-    uint8_t type;  /* static type */
-    uint16_t pos;  /* 1-based column in the source, for messages */
-    int16_t a, b;  /* children; for calls and arrays: first argument, count */
-    int16_t c;     /* third child (else branch) */
-    int16_t next;  /* next sibling in an argument list, -1 at the end */
+    uint8_t kind; /* enum fnode_kind (formula.c) */
+    uint8_t op;   /* operator or function */
+    uint8_t type; /* static type */
+    uint16_t pos; /* 1-based column in the source, for messages */
+    int16_t a, b; /* children; for calls and arrays: first argument, count */
+    int16_t c;    /* third child (else branch) */
+    int16_t next; /* next sibling in an argument list, -1 at the end */
     union {
-        int64_t i;  /* integer literal */
-        double f;   /* float literal */
-        int var;    /* variable index */
+        int64_t i; /* integer literal */
+        double f;  /* float literal */
+        int var;   /* variable index */
     } v;
 };
 
 struct formula {
-    int16_t root;   /* -1 until compiled */
-    uint16_t n;     /* nodes in use */
-    size_t n_vars;  /* variables the formula may name */
+    int16_t root;  /* -1 until compiled */
+    uint16_t n;    /* nodes in use */
+    size_t n_vars; /* variables the formula may name */
     struct fnode nodes[FORMULA_NODES_MAX];
 };
 

@@ -31,8 +31,8 @@ int hpa_spec_from_so(const struct so_spec *so, struct hpa_spec *h)
     memset(h, 0, sizeof(*h));
     if (so_hpa_name(so, h->name, sizeof(h->name)) < 0)
         return -EINVAL;
-    snprintf(h->ref_kind, sizeof(h->ref_kind), "%s", so->target_kind[0] ? so->target_kind
-                                                                        : "Deployment");
+    snprintf(h->ref_kind, sizeof(h->ref_kind), "%s",
+             so->target_kind[0] ? so->target_kind : "Deployment");
     snprintf(h->ref_name, sizeof(h->ref_name), "%s", so->target_name);
     h->min_replicas = so_hpa_min_replicas(so);
     h->max_replicas = so_hpa_max_replicas(so);
@@ -182,18 +182,24 @@ static bool compute_metrics(const struct hpa_spec *h, const struct hpa_input *in
 /* Drops recommendations that cannot change any future result: one that has a
  * newer recommendation at least as high (for the max over the scale-down
  * window) and, when a scale-up window is in use, no higher (for the min over
- * it). Returns true when room was made. */
+ * it). Slots are reused, so array order is not time order. Returns true when
+ * room was made. */
 static bool recs_compact(struct hpa_state *st, bool up_window)
 {
+    bool keep[HPA_RECS_MAX];
+    for (size_t i = 0; i < st->n_recs; i++) {
+        const struct hpa_rec *a = &st->recs[i];
+        keep[i] = true;
+        for (size_t j = 0; j < st->n_recs && keep[i]; j++) {
+            const struct hpa_rec *b = &st->recs[j];
+            bool newer = b->ts > a->ts || (b->ts == a->ts && j > i);
+            if (newer && b->replicas >= a->replicas && (!up_window || b->replicas <= a->replicas))
+                keep[i] = false;
+        }
+    }
     size_t out = 0;
     for (size_t i = 0; i < st->n_recs; i++) {
-        bool dominated = false;
-        for (size_t j = i + 1; j < st->n_recs && !dominated; j++) {
-            const struct hpa_rec *a = &st->recs[i], *b = &st->recs[j];
-            dominated = b->ts >= a->ts && b->replicas >= a->replicas &&
-                        (!up_window || b->replicas <= a->replicas);
-        }
-        if (!dominated)
+        if (keep[i])
             st->recs[out++] = st->recs[i];
     }
     bool made_room = out < st->n_recs;
@@ -302,7 +308,8 @@ static int32_t policy_limit(const struct hpa_rules *r, const struct hpa_state *s
     int64_t result = pick_low ? INT32_MAX : INT32_MIN;
     for (size_t i = 0; i < r->n_policies; i++) {
         const struct hpa_policy *p = &r->policies[i];
-        int64_t start = (int64_t)current - change_in_period(st->up, st->n_up, p->period_seconds, now) +
+        int64_t start = (int64_t)current -
+                        change_in_period(st->up, st->n_up, p->period_seconds, now) +
                         change_in_period(st->down, st->n_down, p->period_seconds, now);
         int64_t proposed;
         if (p->type == HPA_POLICY_PODS)
@@ -344,7 +351,7 @@ static int32_t stabilize_behavior(const struct hpa_spec *h, struct hpa_state *st
         rec = down_rec;
     recs_store(st, old, desired, now, b->up.window_seconds > 0);
     st->status.able_to_scale = HPA_COND_TRUE;
-    st->status.able_reason = rec == desired        ? "ReadyForNewScale"
+    st->status.able_reason = rec == desired       ? "ReadyForNewScale"
                              : desired >= current ? "ScaleUpStabilized"
                                                   : "ScaleDownStabilized";
     return rec;
@@ -440,13 +447,13 @@ int hpa_sync(const struct hpa_spec *h, struct hpa_state *st, const struct hpa_in
         return 0;
     }
     if (current > h->max_replicas) {
-        bound_rescale(h, st, h->max_replicas,
-                      "Current number of replicas above Spec.MaxReplicas", d);
+        bound_rescale(h, st, h->max_replicas, "Current number of replicas above Spec.MaxReplicas",
+                      d);
         return 0;
     }
     if (current < h->min_replicas) {
-        bound_rescale(h, st, h->min_replicas,
-                      "Current number of replicas below Spec.MinReplicas", d);
+        bound_rescale(h, st, h->min_replicas, "Current number of replicas below Spec.MinReplicas",
+                      d);
         return 0;
     }
     size_t best = 0;
@@ -487,8 +494,8 @@ static int32_t longest_period(const struct hpa_rules *r)
 /* storeScaleEvent: mark events older than the longest period outdated, reuse
  * one outdated slot, else append. A full array merges its two oldest events
  * into the newer of them (counted in overflows). */
-static void events_store(struct hpa_event *ev, size_t *n, const struct hpa_rules *r,
-                         int32_t change, double now, uint32_t *overflows)
+static void events_store(struct hpa_event *ev, size_t *n, const struct hpa_rules *r, int32_t change,
+                         double now, uint32_t *overflows)
 {
     double cutoff = now - longest_period(r);
     long old = -1;
@@ -533,6 +540,5 @@ void hpa_scaled(const struct hpa_spec *h, struct hpa_state *st, int32_t prev, in
     if (next > prev)
         events_store(st->up, &st->n_up, &h->behavior.up, next - prev, now, &st->overflows);
     else
-        events_store(st->down, &st->n_down, &h->behavior.down, prev - next, now,
-                     &st->overflows);
+        events_store(st->down, &st->n_down, &h->behavior.down, prev - next, now, &st->overflows);
 }

@@ -105,20 +105,20 @@ struct hpa_state {
 
 /* What one sync reads. */
 struct hpa_input {
-    double now;              /* seconds */
-    int32_t spec_replicas;   /* scale.spec.replicas */
-    int32_t status_replicas; /* scale.status.replicas */
-    int32_t pods;            /* pods matching the selector, any phase (Value targets) */
-    int32_t ready_pods;      /* of those, Running and Ready (Value targets) */
+    double now;                       /* seconds */
+    int32_t spec_replicas;            /* scale.spec.replicas */
+    int32_t status_replicas;          /* scale.status.replicas */
+    int32_t pods;                     /* pods matching the selector, any phase (Value targets) */
+    int32_t ready_pods;               /* of those, Running and Ready (Value targets) */
     const struct hpa_sample *samples; /* one per hpa_spec metric, same order */
 };
 
 struct hpa_decision {
-    bool rescale;            /* write scale.spec.replicas = replicas */
-    int32_t replicas;        /* desiredReplicas */
-    int32_t metric_replicas; /* the metrics' proposal before normalization; -1 if none */
+    bool rescale;                       /* write scale.spec.replicas = replicas */
+    int32_t replicas;                   /* desiredReplicas */
+    int32_t metric_replicas;            /* the metrics' proposal before normalization; -1 if none */
     int32_t proposals[HPA_METRICS_MAX]; /* per metric; -1 when that metric failed */
-    char reason[160];        /* SuccessfulRescale's reason, e.g. "s0-prometheus above target" */
+    char reason[160]; /* SuccessfulRescale's reason, e.g. "s0-prometheus above target" */
 };
 
 void hpa_state_init(struct hpa_state *st);

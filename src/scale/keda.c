@@ -112,8 +112,8 @@ static bool fallback_condition(const struct so_spec *so, const struct keda_state
  * behavior other than scalingModifiers) the first fallback metric, else the
  * formula over the triggers' metrics as the HPA would get them. */
 static int composite(const struct so_spec *so, const struct formula *f,
-                     const struct keda_trigger_result *tr, bool hpa_path, int64_t *milli,
-                     char *err, size_t errlen)
+                     const struct keda_trigger_result *tr, bool hpa_path, int64_t *milli, char *err,
+                     size_t errlen)
 {
     if (hpa_path && so->fallback.behavior != SO_FALLBACK_SCALING_MODIFIERS) {
         for (size_t i = 0; i < so->n_triggers; i++) {
@@ -194,9 +194,8 @@ static void scaled_object_state(const struct so_spec *so, const struct formula *
         double act = 0;
         if (so->modifiers.activation_target[0])
             so_parse_float(so->modifiers.activation_target, &act);
-        if (!d->error &&
-            composite(so, f, d->triggers, false, &d->composite_milli, d->formula_error,
-                      sizeof(d->formula_error)) == 0) {
+        if (!d->error && composite(so, f, d->triggers, false, &d->composite_milli, d->formula_error,
+                                   sizeof(d->formula_error)) == 0) {
             d->has_composite = true;
             d->active = quantity_milli_to_double(d->composite_milli) > act;
         }
@@ -220,8 +219,8 @@ static void scale(struct keda_decision *d, int32_t replicas, const char *reason)
 
 /* scaleToZeroOrIdle: after cooldownPeriod since lastActiveTime, or
  * initialCooldownPeriod since creation when never active (strictly after). */
-static void scale_to_zero_or_idle(const struct so_spec *so, const struct keda_state *st,
-                                  double now, struct keda_decision *d)
+static void scale_to_zero_or_idle(const struct so_spec *so, const struct keda_state *st, double now,
+                                  struct keda_decision *d)
 {
     if (so->pause.pause_scale_in) {
         keep(d, "ScaleInPaused");
@@ -277,7 +276,8 @@ static void request_scale(const struct so_spec *so, const struct keda_state *st,
         keep(d, "TriggerError"); /* never scale down on errors */
         d->ready = KEDA_COND_FALSE;
         d->ready_reason = "TriggerError";
-    } else if ((so->has_idle_replicas && current > so->idle_replicas) || (current > 0 && min == 0)) {
+    } else if ((so->has_idle_replicas && current > so->idle_replicas) ||
+               (current > 0 && min == 0)) {
         scale_to_zero_or_idle(so, st, in->now, d);
     } else if (!so->has_idle_replicas && current < min) {
         scale(d, min, "ScaleToMin");
@@ -330,13 +330,14 @@ int keda_hpa_metrics(const struct so_spec *so, const struct formula *f, struct k
     if (rc < 0)
         return rc;
     struct keda_trigger_result tr[SO_TRIGGERS_MAX];
-    bool any_error = false;
+    bool any_error = false, any_fallback = false;
     memset(tr, 0, sizeof(tr));
     for (size_t i = 0; i < so->n_triggers; i++) {
         if (so_trigger_is_resource(&so->triggers[i]))
             continue;
         eval_trigger(so, st, i, in, &tr[i]);
         any_error = any_error || tr[i].error;
+        any_fallback = any_fallback || tr[i].fallback;
         if (!so->has_modifiers) {
             if (*n >= cap)
                 return -ENOSPC;
@@ -349,9 +350,14 @@ int keda_hpa_metrics(const struct so_spec *so, const struct formula *f, struct k
         return 0;
     if (cap < 1)
         return -ENOSPC;
+    /* "any error and no fallback active": the composite fails. With a
+     * fallback active, a trigger that failed below the threshold has no
+     * metric, so the formula sees it as nil. */
+    for (size_t i = 0; i < so->n_triggers; i++)
+        tr[i].nil = tr[i].nil || tr[i].error;
     char err[FORMULA_ERR_MAX];
-    out[0].ok = !any_error && composite(so, f, tr, true, &out[0].total_milli, err,
-                                        sizeof(err)) == 0;
+    out[0].ok = (!any_error || any_fallback) &&
+                composite(so, f, tr, true, &out[0].total_milli, err, sizeof(err)) == 0;
     if (!out[0].ok)
         out[0].total_milli = 0;
     *n = 1;

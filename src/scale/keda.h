@@ -42,9 +42,9 @@ struct keda_state {
 };
 
 struct keda_input {
-    double now;          /* seconds, same clock as created */
-    int32_t current;     /* the target's spec.replicas */
-    int32_t ready_pods;  /* ready pods of the target (fallback with Value targets) */
+    double now;                        /* seconds, same clock as created */
+    int32_t current;                   /* the target's spec.replicas */
+    int32_t ready_pods;                /* ready pods of the target (fallback with Value targets) */
     const struct keda_sample *samples; /* one per trigger, in spec order (cpu/memory ignored) */
 };
 
@@ -71,7 +71,7 @@ struct keda_decision {
     const char *ready_reason;
     enum keda_cond active_cond; /* condition Active, with its reason */
     const char *active_reason;
-    bool has_composite;      /* scalingModifiers: the composite metric was computed */
+    bool has_composite; /* scalingModifiers: the composite metric was computed */
     int64_t composite_milli;
     char formula_error[FORMULA_ERR_MAX]; /* why the composite is missing, "" if it is not */
     size_t n_triggers;

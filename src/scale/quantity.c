@@ -83,10 +83,10 @@ int quantity_format(int64_t milli, char *out, size_t cap)
         exp10--;
     }
     const char *suffix = si_suffix(exp10);
-    int n = suffix ? snprintf(out, cap, "%s%llu%s", negative ? "-" : "", (unsigned long long)mant,
-                              suffix)
-                   : snprintf(out, cap, "%s%llue%d", negative ? "-" : "",
-                              (unsigned long long)mant, exp10);
+    int n =
+        suffix
+            ? snprintf(out, cap, "%s%llu%s", negative ? "-" : "", (unsigned long long)mant, suffix)
+            : snprintf(out, cap, "%s%llue%d", negative ? "-" : "", (unsigned long long)mant, exp10);
     if (n < 0 || (size_t)n >= cap)
         return -ENOSPC;
     return n;

@@ -84,8 +84,9 @@ int so_spec_set_annotation(struct so_spec *so, const char *key, const char *valu
     if (strcmp(name, "paused-replicas") == 0) {
         int rc = go_parse_int32(value, &so->pause.paused_replicas);
         if (rc < 0) {
-            snprintf(err, errlen, "annotation \"%s\" must be a whole number of replicas, got \"%s\"",
-                     key, value);
+            snprintf(err, errlen,
+                     "annotation \"%s\" must be a whole number of replicas, got \"%s\"", key,
+                     value);
             return -EINVAL;
         }
         so->pause.has_paused_replicas = true;
@@ -463,8 +464,7 @@ static void check_modifiers(const struct so_spec *so, struct issues *v)
     if (m->target[0] == '\0' && m->formula[0] != '\0')
         issue(v, false, path, "\"target\" is required when a formula is given");
     else if (m->target[0] && (so_parse_float(m->target, &target) < 0 || !(target > 0)))
-        issue(v, false, path, "\"target\" must be a number greater than 0, got \"%s\"",
-              m->target);
+        issue(v, false, path, "\"target\" must be a number greater than 0, got \"%s\"", m->target);
     else if (m->target[0] && quantity_milli_from_double(target) <= 0)
         issue(v, false, path,
               "\"target\" %s rounds to 0 at thousandths; the HPA API rejects a target of 0",

@@ -20,17 +20,17 @@
 
 #include "scale/formula.h"
 
-#define SO_NAME_MAX 64        /* metadata.name: KEDA allows 63 characters */
-#define SO_REF_MAX 254        /* scaleTargetRef.name: a DNS subdomain, 253 */
-#define SO_KIND_MAX 64        /* scaleTargetRef.kind */
+#define SO_NAME_MAX 64         /* metadata.name: KEDA allows 63 characters */
+#define SO_REF_MAX 254         /* scaleTargetRef.name: a DNS subdomain, 253 */
+#define SO_KIND_MAX 64         /* scaleTargetRef.kind */
 #define SO_API_VERSION_MAX 128 /* scaleTargetRef.apiVersion */
 #define SO_TRIGGERS_MAX FORMULA_VARS_MAX
 #define SO_TRIGGER_NAME_MAX 128
 #define SO_TRIGGER_TYPE_MAX 64
-#define SO_NUMBER_MAX 64       /* scalingModifiers target/activationTarget text */
+#define SO_NUMBER_MAX 64 /* scalingModifiers target/activationTarget text */
 #define HPA_POLICIES_MAX 16
-#define SO_PATH_MAX 128        /* an issue's field path */
-#define SO_MSG_MAX 288         /* an issue's message */
+#define SO_PATH_MAX 128 /* an issue's field path */
+#define SO_MSG_MAX 288  /* an issue's message */
 
 /* KEDA's defaults (scaledobject_types.go, scale_executor.go). */
 #define SO_POLLING_DEFAULT_S 30
@@ -74,7 +74,7 @@ struct hpa_rules {
     size_t n_policies;
     struct hpa_policy policies[HPA_POLICIES_MAX];
     bool has_tolerance;
-    double tolerance;       /* per-direction tolerance (HPAConfigurableTolerance) */
+    double tolerance; /* per-direction tolerance (HPAConfigurableTolerance) */
 };
 
 /* advanced.horizontalPodAutoscalerConfig.behavior */
@@ -84,8 +84,8 @@ struct hpa_behavior {
 };
 
 struct so_trigger {
-    char name[SO_TRIGGER_NAME_MAX]; /* "" when unnamed */
-    char type[SO_TRIGGER_TYPE_MAX]; /* "prometheus", "cpu", ... */
+    char name[SO_TRIGGER_NAME_MAX];  /* "" when unnamed */
+    char type[SO_TRIGGER_TYPE_MAX];  /* "prometheus", "cpu", ... */
     enum so_metric_type metric_type; /* default AverageValue */
     double threshold;                /* metadata.threshold: the HPA target */
     double activation_threshold;     /* metadata.activationThreshold, default 0 */
@@ -105,7 +105,7 @@ struct so_modifiers {
     char formula[FORMULA_SRC_MAX + 1];
     char target[SO_NUMBER_MAX];
     char activation_target[SO_NUMBER_MAX]; /* "" means 0 */
-    enum so_metric_type metric_type;        /* default AverageValue */
+    enum so_metric_type metric_type;       /* default AverageValue */
 };
 
 /* What KEDA's annotations ask for (so_spec_set_annotation fills this). */
@@ -113,13 +113,13 @@ struct so_pause {
     bool paused;              /* autoscaling.keda.sh/paused: loop stopped, HPA deleted */
     bool has_paused_replicas; /* autoscaling.keda.sh/paused-replicas: ... and target set */
     int32_t paused_replicas;
-    bool pause_scale_in;  /* paused-scale-in: no KEDA ->0, HPA scaleDown Disabled */
-    bool pause_scale_out; /* paused-scale-out: no KEDA 0->, HPA scaleUp Disabled */
+    bool pause_scale_in;   /* paused-scale-in: no KEDA ->0, HPA scaleDown Disabled */
+    bool pause_scale_out;  /* paused-scale-out: no KEDA 0->, HPA scaleUp Disabled */
     bool force_activation; /* force-activation: treated as active */
 };
 
 struct so_spec {
-    char name[SO_NAME_MAX]; /* metadata.name */
+    char name[SO_NAME_MAX];                      /* metadata.name */
     char target_api_version[SO_API_VERSION_MAX]; /* default apps/v1 */
     char target_kind[SO_KIND_MAX];               /* default Deployment */
     char target_name[SO_REF_MAX];
