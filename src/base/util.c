@@ -65,24 +65,24 @@ uint64_t hash64(const void *data, size_t len, uint64_t seed)
     return mix64(h);
 }
 
+/* Request ids and engine ids need to be unique, not secret: a splitmix64
+ * stream seeded once from getrandom saves a system call per request. */
 void random_hex(char *out, size_t nbytes)
 {
     static const char hex[] = "0123456789abcdef";
-    unsigned char raw[64];
-    if (nbytes > sizeof(raw))
-        nbytes = sizeof(raw);
-    if (getrandom(raw, nbytes, 0) != (ssize_t)nbytes) {
-        /* getrandom on Linux does not fail for small requests once the pool is
-         * initialised; fall back to a time-seeded mix rather than abort. */
-        uint64_t x = (uint64_t)time(NULL);
-        for (size_t i = 0; i < nbytes; i++) {
-            x = mix64(x + i);
-            raw[i] = (unsigned char)x;
-        }
+    static uint64_t state;
+    static bool seeded;
+    if (!seeded) {
+        if (getrandom(&state, sizeof(state), 0) != (ssize_t)sizeof(state))
+            state = (uint64_t)time(NULL) ^ (uint64_t)clock();
+        seeded = true;
     }
     for (size_t i = 0; i < nbytes; i++) {
-        out[2 * i] = hex[raw[i] >> 4];
-        out[2 * i + 1] = hex[raw[i] & 15];
+        if (i % 8 == 0)
+            state = mix64(state);
+        unsigned char b = (unsigned char)(state >> (8 * (i % 8)));
+        out[2 * i] = hex[b >> 4];
+        out[2 * i + 1] = hex[b & 15];
     }
     out[2 * nbytes] = '\0';
 }

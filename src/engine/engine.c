@@ -445,6 +445,7 @@ void engine_release(struct engine *e)
         uv_close((uv_handle_t *)&e->grace_timer, NULL);
         e->handles_ready = false;
     }
+    http_server_release(&e->http);
     sched_release(&e->sched);
     engine_metrics_release(&e->metrics);
     free(e->outs);

@@ -30,6 +30,8 @@ struct http_conn {
     uv_shutdown_t shutdown_req;
     struct http_server *server;
     struct http_conn *prev, *next;
+    struct http_conn *dirty_prev, *dirty_next; /* in server.dirty */
+    bool dirty;
     struct http_parser parser;
     struct http_req req;
     struct buf in;    /* received, not yet parsed */
@@ -64,6 +66,54 @@ static void conn_process(struct http_conn *c);
 static void conn_flush(struct http_conn *c);
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b);
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *b);
+
+static void on_flush_prepare(uv_prepare_t *h);
+
+static void conn_unmark_dirty(struct http_conn *c)
+{
+    struct http_server *s = c->server;
+    if (!c->dirty)
+        return;
+    if (c->dirty_prev)
+        c->dirty_prev->dirty_next = c->dirty_next;
+    else
+        s->dirty = c->dirty_next;
+    if (c->dirty_next)
+        c->dirty_next->dirty_prev = c->dirty_prev;
+    c->dirty = false;
+    c->dirty_prev = c->dirty_next = NULL;
+}
+
+/* Schedules a flush of c for the end of this loop turn. */
+static void conn_mark_dirty(struct http_conn *c)
+{
+    struct http_server *s = c->server;
+    if (c->dirty)
+        return;
+    if (!s->flush_ready) {
+        conn_flush(c); /* no loop handle (not listening): flush now */
+        return;
+    }
+    c->dirty = true;
+    c->dirty_prev = NULL;
+    c->dirty_next = s->dirty;
+    if (s->dirty)
+        s->dirty->dirty_prev = c;
+    s->dirty = c;
+    if (!uv_is_active((uv_handle_t *)&s->flush_prepare))
+        uv_prepare_start(&s->flush_prepare, on_flush_prepare);
+}
+
+static void on_flush_prepare(uv_prepare_t *h)
+{
+    struct http_server *s = h->data;
+    while (s->dirty) {
+        struct http_conn *c = s->dirty;
+        conn_unmark_dirty(c);
+        conn_flush(c);
+    }
+    uv_prepare_stop(h);
+}
 
 void http_server_config_defaults(struct http_server_config *cfg)
 {
@@ -160,6 +210,7 @@ static void conn_close(struct http_conn *c)
         return;
     struct http_server *s = c->server;
     bool was_active = c->state == CONN_ACTIVE;
+    conn_unmark_dirty(c);
     c->state = CONN_CLOSING;
     if (was_active) {
         /* The handler still holds the request: tell it, once, then forget it. */
@@ -366,6 +417,7 @@ static void conn_finish_response(struct http_conn *c)
     conn_end_request(c);
     if (c->server->draining)
         c->close_after = true;
+    conn_unmark_dirty(c); /* the flush happens now */
     conn_flush(c);
 }
 
@@ -404,7 +456,7 @@ int http_stream_start(struct http_req *req, int status, const char *content_type
     int err = append_head(c, status, content_type, extra_headers, c->raw_stream ? -2 : -1);
     if (err)
         return err;
-    conn_flush(c);
+    conn_mark_dirty(c);
     return req_usable(req) ? 0 : -EPIPE;
 }
 
@@ -453,7 +505,7 @@ int http_stream_write(struct http_req *req, const void *data, size_t len)
     int err = queue_chunk(c, data, len);
     if (err)
         return err;
-    conn_flush(c);
+    conn_mark_dirty(c);
     return req_usable(req) ? 0 : -EPIPE;
 }
 
@@ -717,6 +769,11 @@ int http_server_listen(struct http_server *s)
         err = uv_ip4_addr(s->cfg.host, s->cfg.port, (struct sockaddr_in *)&addr);
     if (err)
         return err;
+    if (!s->flush_ready) {
+        uv_prepare_init(s->loop, &s->flush_prepare);
+        s->flush_prepare.data = s;
+        s->flush_ready = true;
+    }
     uv_tcp_init(s->loop, &s->listener);
     s->listener.data = s;
     err = uv_tcp_bind(&s->listener, (const struct sockaddr *)&addr, 0);
@@ -758,4 +815,12 @@ void http_server_close_all(struct http_server *s)
     s->draining = true;
     while (s->conns)
         conn_close(s->conns);
+}
+
+void http_server_release(struct http_server *s)
+{
+    if (s->flush_ready) {
+        uv_close((uv_handle_t *)&s->flush_prepare, NULL);
+        s->flush_ready = false;
+    }
 }

@@ -72,6 +72,11 @@ struct http_server {
     void (*on_empty)(struct http_server *s); /* draining and the last connection closed */
     unsigned long long requests_total;
     unsigned long long conns_refused;
+    /* Streamed output is flushed once per loop turn, just before the loop
+     * polls: pieces written in one turn go out in one write. */
+    uv_prepare_t flush_prepare;
+    bool flush_ready;
+    struct http_conn *dirty;      /* connections with streamed output to flush */
 };
 
 /* Sets up a server on loop. Copies cfg. Allocates nothing until listen. */
@@ -84,6 +89,9 @@ int http_server_listen(struct http_server *s);
 void http_server_shutdown(struct http_server *s, void (*on_empty)(struct http_server *s));
 /* Closes every connection now; in-flight requests get on_abort. */
 void http_server_close_all(struct http_server *s);
+/* Closes the server's own handles once it has no connection left (after
+ * on_empty, or if it never listened); run the loop afterwards. */
+void http_server_release(struct http_server *s);
 
 /* The value of a request header (case-insensitive), or NULL. */
 const char *http_req_header(const struct http_req *req, const char *name);
@@ -97,11 +105,14 @@ bool http_req_path_is(const struct http_req *req, const char *lit);
  * connection is closed). */
 int http_respond(struct http_req *req, int status, const char *content_type,
                  const char *extra_headers, const void *body, size_t len);
-/* Starts a chunked response. */
+/* Starts a chunked response. The head goes out with the first chunk or at
+ * the end of this loop turn, whichever comes first. */
 int http_stream_start(struct http_req *req, int status, const char *content_type,
                       const char *extra_headers);
-/* Sends one chunk. -ENOBUFS when the client is too far behind (the caller
- * decides: usually abort), -EPIPE once the connection is gone. */
+/* Queues one chunk; it is written at the end of this loop turn, together
+ * with anything else queued for the connection meanwhile. -ENOBUFS when the
+ * client is too far behind (the caller decides: usually abort), -EPIPE once
+ * the connection is gone (a failure to write later ends in on_abort). */
 int http_stream_write(struct http_req *req, const void *data, size_t len);
 /* Ends a chunked response and the request. */
 int http_stream_end(struct http_req *req);

@@ -555,6 +555,7 @@ void router_release(struct router *r)
         uv_close((uv_handle_t *)&r->grace_timer, NULL);
         r->handles_ready = false;
     }
+    http_server_release(&r->http);
     hold_release(&r->hold);
     prefix_release(&r->prefix);
     for (size_t i = 0; i < r->metrics.nincoming; i++)
