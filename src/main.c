@@ -15,6 +15,7 @@ struct command {
 static const struct command commands[] = {
     {"engine", cmd_engine, "run a simulated vLLM engine (OpenAI API, metrics, scheduler)"},
     {"router", cmd_router, "run the OpenAI-compatible router (holds requests at zero replicas)"},
+    {"autoscaler", cmd_autoscaler, "validate ScaledObject / LocalDeployment files (--check)"},
 };
 
 static void usage(FILE *out)
