@@ -313,3 +313,63 @@ nginx_start() {
             awk '{ print $1 + $2 }')
     done
 }
+
+# --- additions for bench-router -------------------------------------------------
+
+# run_wrk_script SCRIPT CONNS URL SECONDS OUT [TIMEOUT]: like run_wrk, with
+# any script in bench/ (its environment passes through); TIMEOUT (default
+# 10s) is wrk's per-request timeout.
+run_wrk_script() {
+    local script=$1 conns=$2 url=$3 secs=$4 out=$5 tmo=${6:-10s}
+    local TIMEFORMAT="CPU %U %S"
+    { time pin "$CLIENT_CPU" wrk -t1 -c"$conns" -d"${secs}s" --timeout "$tmo" \
+        -s "$BENCH_DIR/$script" "$url" >"$out" 2>&1; } 2>>"$out"
+}
+
+# nginx_conf_head DIR CONNS: the part of an nginx.conf every set-up shares:
+# an ordinary process (no daemon), one worker with CONNS connections (and as
+# many files), everything under DIR, no access log, keep-alive without limits.
+# The caller prints the servers and the closing "}".
+nginx_conf_head() {
+    local dir=$1 conns=$2 t
+    echo "daemon off;"
+    echo "master_process on;"
+    echo "worker_processes 1;"
+    echo "worker_rlimit_nofile $conns;"
+    echo "user $(id -un) $(id -gn);"
+    echo "pid $dir/nginx.pid;"
+    echo "error_log $dir/error.log warn;"
+    echo "events { worker_connections $conns; }"
+    echo "http {"
+    echo "  access_log off;"
+    for t in client_body proxy fastcgi uwsgi scgi; do echo "  ${t}_temp_path $dir/${t}_temp;"; done
+    echo "  tcp_nodelay on;"
+    echo "  keepalive_requests 1000000000;"
+    echo "  keepalive_timeout 75s;"
+}
+
+# nginx_spawn DIR CPU: starts nginx with DIR/nginx.conf (written by the
+# caller, listening on the port in DIR/port), pinned to CPU; sets NPID and
+# NWORKER (its one worker). Fails if nothing listens within 10 s.
+nginx_spawn() {
+    local dir=$1 cpu=$2 i
+    bench_spawn "$dir/nginx.log" "$cpu" nginx -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log"
+    NPID=$SPAWNED_PID
+    wait_port "$(cat "$dir/port")" 10 "$NPID" || return 1
+    for i in $(seq 50); do
+        NWORKER=$(ps -o pid= --ppid "$NPID" | awk 'NR == 1 { print $1 }')
+        [ -z "$NWORKER" ] || return 0
+        sleep 0.05
+    done
+    return 1
+}
+
+# bench_forget PID: drops a process that has already been waited for from the
+# list the EXIT trap stops.
+bench_forget() {
+    local pid=$1 i keep=()
+    for i in "${bench_pids[@]}"; do
+        [ "$i" = "$pid" ] || keep+=("$i")
+    done
+    bench_pids=("${keep[@]}")
+}

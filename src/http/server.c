@@ -59,6 +59,9 @@ struct http_conn {
  * it and the client might never read the answer. Like nginx's lingering
  * close, we shut down our side and discard input for a bounded time. */
 #define LINGER_MS 2000
+/* Output buffers larger than this are freed once empty; streamed output
+ * past it is flushed at once rather than at the end of the loop turn. */
+#define KEEP_OUT_BYTES (64 * 1024)
 #define LINGER_MAX_BYTES (4 * 1024 * 1024)
 
 static void conn_close(struct http_conn *c);
@@ -88,6 +91,11 @@ static void conn_unmark_dirty(struct http_conn *c)
 static void conn_mark_dirty(struct http_conn *c)
 {
     struct http_server *s = c->server;
+    if (c->out.len >= KEEP_OUT_BYTES) {
+        conn_unmark_dirty(c);
+        conn_flush(c); /* enough for one write: do not let a turn's output pile up */
+        return;
+    }
     if (c->dirty)
         return;
     if (!s->flush_ready) {
@@ -305,6 +313,8 @@ static void on_written(uv_write_t *w, int status)
     struct http_conn *c = w->data;
     c->writing = false;
     buf_reset(&c->wbuf);
+    if (c->wbuf.cap > KEEP_OUT_BYTES)
+        buf_release(&c->wbuf); /* a burst's memory is not kept by an idle connection */
     if (status < 0) {
         if (c->state != CONN_CLOSING)
             conn_close(c);
@@ -349,6 +359,8 @@ static void conn_flush(struct http_conn *c)
         }
     }
     /* Everything is written. */
+    if (c->out.cap > KEEP_OUT_BYTES)
+        buf_release(&c->out);
     if (c->state == CONN_ACTIVE) {
         if (c->req.on_drain)
             c->req.on_drain(&c->req);
