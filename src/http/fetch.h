@@ -1,0 +1,66 @@
+/* fetch: outgoing HTTP requests through libcurl's multi interface driven by
+ * the libuv loop (CURLMOPT_SOCKETFUNCTION/TIMERFUNCTION on uv_poll and
+ * uv_timer): nothing blocks the loop, and a slow server delays only its own
+ * requests. For the autoscaler's Prometheus queries, later the Kubernetes
+ * API — not the router's data path (http/client.c).
+ *
+ * Use:
+ *     struct fetcher f;
+ *     fetcher_init(&f, loop);
+ *     struct fetch_request rq = {.url = url, .timeout_ms = 3000, .max_body = 1 << 20};
+ *     fetch_start(&f, &rq, on_done, ud, &handle);   // on_done runs once, later
+ *     ...
+ *     fetcher_close(&f, on_closed);                   // cancels what is in flight
+ */
+#ifndef EBB_HTTP_FETCH_H
+#define EBB_HTTP_FETCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <uv.h>
+
+struct fetch;
+
+struct fetch_request {
+    const char *url;
+    const char *const *headers; /* "Name: value" lines, sent as given */
+    size_t n_headers;
+    const char *username, *password; /* basic auth when username is not NULL */
+    bool insecure;                   /* skip TLS verification (KEDA's unsafeSsl) */
+    long timeout_ms;                 /* whole request; > 0 */
+    size_t max_body;                 /* a longer response body is an error */
+};
+
+struct fetch_result {
+    const char *err;   /* NULL when a response arrived; else why not, for people */
+    long status;       /* HTTP status when err is NULL */
+    const char *body;  /* valid during the callback only */
+    size_t len;
+    double seconds;    /* from start to done */
+};
+
+typedef void (*fetch_cb)(void *ud, const struct fetch_result *r);
+
+struct fetcher_impl;
+struct fetcher {
+    struct fetcher_impl *impl;
+    void *data; /* the owner's */
+};
+
+/* 0 or a negative errno. Calls curl_global_init once per process. */
+int fetcher_init(struct fetcher *f, uv_loop_t *loop);
+
+/* Starts a request. The request's strings are copied. cb runs exactly once,
+ * from the loop, never from inside fetch_start. *out (may be NULL) lets the
+ * caller cancel. 0 or a negative errno (cb does not run then). */
+int fetch_start(struct fetcher *f, const struct fetch_request *rq, fetch_cb cb, void *ud,
+                struct fetch **out);
+
+/* Cancels a request in flight: its callback does not run. */
+void fetch_cancel(struct fetch *x);
+
+/* Cancels everything in flight (no callback runs), closes the handles, then
+ * calls on_closed from the loop; after it the fetcher may be freed. */
+void fetcher_close(struct fetcher *f, void (*on_closed)(struct fetcher *f));
+
+#endif
