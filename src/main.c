@@ -15,7 +15,8 @@ struct command {
 static const struct command commands[] = {
     {"engine", cmd_engine, "run a simulated vLLM engine (OpenAI API, metrics, scheduler)"},
     {"router", cmd_router, "run the OpenAI-compatible router (holds requests at zero replicas)"},
-    {"autoscaler", cmd_autoscaler, "validate ScaledObject / LocalDeployment files (--check)"},
+    {"autoscaler", cmd_autoscaler, "run KEDA + HPA for ScaledObjects on local pools (--check: validate)"},
+    {"get", cmd_get, "get hpa [-w]: the kubectl table of a running autoscaler"},
 };
 
 static void usage(FILE *out)
@@ -24,8 +25,8 @@ static void usage(FILE *out)
                  "ebb is the tutorial's autoscaled vLLM deployment (engines, an OpenAI-compatible\n"
                  "router, Prometheus and KEDA) as one small binary.\n\ncommands:\n");
     for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
-        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
-    fprintf(out, "  %-10s %s\n  %-10s %s\n\n", "help", "show this help", "version",
+        fprintf(out, "  %-11s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "  %-11s %s\n  %-11s %s\n\n", "help", "show this help", "version",
             "print the version");
     fprintf(out, "'ebb <command> --help' explains a command and its flags.\n");
 }

@@ -22,10 +22,21 @@ static bool name_matches(const char *typed, size_t len, const char *declared)
     return true;
 }
 
+/* A flag's long name: its declared name without a "x," short prefix. */
+static const char *long_name(const struct opt *o)
+{
+    return o->name[0] && o->name[1] == ',' ? o->name + 2 : o->name;
+}
+
+static char short_name(const struct opt *o)
+{
+    return o->name[0] && o->name[1] == ',' ? o->name[0] : 0;
+}
+
 static const struct opt *find_opt(const struct opts_spec *spec, const char *typed, size_t len)
 {
     for (size_t i = 0; i < spec->nopts; i++) {
-        if (name_matches(typed, len, spec->opts[i].name))
+        if (name_matches(typed, len, long_name(&spec->opts[i])))
             return &spec->opts[i];
     }
     return NULL;
@@ -55,7 +66,7 @@ static int set_value(const struct opts_spec *spec, const struct opt *o, const ch
         return 0;
     case OPT_CHOICE:
         if (!choice_ok(o->choices, v)) {
-            fprintf(stderr, "%s: --%s must be one of %s, got \"%s\"\n", spec->command, o->name,
+            fprintf(stderr, "%s: --%s must be one of %s, got \"%s\"\n", spec->command, long_name(o),
                     o->choices, v);
             return -EINVAL;
         }
@@ -65,7 +76,7 @@ static int set_value(const struct opts_spec *spec, const struct opt *o, const ch
         int64_t n;
         if (parse_int64(v, &n) || (double)n < o->min || (double)n > o->max) {
             fprintf(stderr, "%s: --%s must be an integer from %.0f to %.0f, got \"%s\"\n",
-                    spec->command, o->name, o->min, o->max, v);
+                    spec->command, long_name(o), o->min, o->max, v);
             return -EINVAL;
         }
         *(int *)o->ptr = (int)n;
@@ -75,16 +86,34 @@ static int set_value(const struct opts_spec *spec, const struct opt *o, const ch
         double d;
         if (parse_double(v, &d) || d < o->min || d > o->max) {
             fprintf(stderr, "%s: --%s must be a number from %g to %g, got \"%s\"\n", spec->command,
-                    o->name, o->min, o->max, v);
+                    long_name(o), o->min, o->max, v);
             return -EINVAL;
         }
         *(double *)o->ptr = d;
+        return 0;
+    }
+    case OPT_LIST: {
+        struct opt_list *l = o->ptr;
+        if (l->n >= l->cap) {
+            fprintf(stderr, "%s: --%s may be given at most %zu times\n", spec->command, long_name(o),
+                    l->cap);
+            return -EINVAL;
+        }
+        l->items[l->n++] = v;
         return 0;
     }
     case OPT_FLAG:
         break;
     }
     return -EINVAL;
+}
+
+static const struct opt *find_short(const struct opts_spec *spec, char c)
+{
+    for (size_t i = 0; i < spec->nopts; i++)
+        if (short_name(&spec->opts[i]) == c)
+            return &spec->opts[i];
+    return NULL;
 }
 
 int opts_parse(const struct opts_spec *spec, int argc, char **argv)
@@ -94,6 +123,25 @@ int opts_parse(const struct opts_spec *spec, int argc, char **argv)
         if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
             opts_print_help(spec, stdout);
             return 1;
+        }
+        const struct opt *so = arg[0] == '-' && arg[1] && arg[1] != '-' && !arg[2]
+                                   ? find_short(spec, arg[1])
+                                   : NULL;
+        if (so) {
+            const struct opt *o = so;
+            if (o->kind == OPT_FLAG) {
+                *(bool *)o->ptr = true;
+                continue;
+            }
+            if (i + 1 >= argc) {
+                fprintf(stderr, "%s: %s needs a value (%s)\n", spec->command, arg,
+                        o->metavar ? o->metavar : "VALUE");
+                return -EINVAL;
+            }
+            int err = set_value(spec, o, argv[++i]);
+            if (err)
+                return err;
+            continue;
         }
         if (strncmp(arg, "--", 2) != 0 || arg[2] == '\0') {
             fprintf(stderr, "%s: unexpected argument \"%s\" (see '%s --help')\n", spec->command, arg,
@@ -111,7 +159,7 @@ int opts_parse(const struct opts_spec *spec, int argc, char **argv)
         }
         if (o->kind == OPT_FLAG) {
             if (eq) {
-                fprintf(stderr, "%s: --%s takes no value\n", spec->command, o->name);
+                fprintf(stderr, "%s: --%s takes no value\n", spec->command, long_name(o));
                 return -EINVAL;
             }
             *(bool *)o->ptr = true;
@@ -120,7 +168,7 @@ int opts_parse(const struct opts_spec *spec, int argc, char **argv)
         const char *value = eq ? eq + 1 : NULL;
         if (!value) {
             if (i + 1 >= argc) {
-                fprintf(stderr, "%s: --%s needs a value (%s)\n", spec->command, o->name,
+                fprintf(stderr, "%s: --%s needs a value (%s)\n", spec->command, long_name(o),
                         o->metavar ? o->metavar : "VALUE");
                 return -EINVAL;
             }
@@ -149,6 +197,7 @@ static void print_default(const struct opt *o, FILE *out)
     case OPT_DOUBLE:
         fprintf(out, " (default: %g)", *(const double *)o->ptr);
         break;
+    case OPT_LIST:
     case OPT_FLAG:
         break;
     }
@@ -159,13 +208,16 @@ void opts_print_help(const struct opts_spec *spec, FILE *out)
     fprintf(out, "usage: %s\n\n%s\n\nflags:\n", spec->usage, spec->summary);
     for (size_t i = 0; i < spec->nopts; i++) {
         const struct opt *o = &spec->opts[i];
-        char left[64];
+        char left[64], sh[8] = "";
+        if (short_name(o))
+            snprintf(sh, sizeof(sh), "-%c, ", short_name(o));
         if (o->kind == OPT_FLAG)
-            snprintf(left, sizeof(left), "--%s", o->name);
+            snprintf(left, sizeof(left), "%s--%s", sh, long_name(o));
         else if (o->kind == OPT_CHOICE)
-            snprintf(left, sizeof(left), "--%s %s", o->name, o->choices);
+            snprintf(left, sizeof(left), "--%s %s", long_name(o), o->choices);
         else
-            snprintf(left, sizeof(left), "--%s %s", o->name, o->metavar ? o->metavar : "VALUE");
+            snprintf(left, sizeof(left), "%s--%s %s%s", sh, long_name(o), o->metavar ? o->metavar : "VALUE",
+                     o->kind == OPT_LIST ? " (repeatable)" : "");
         if (strlen(left) > 30)
             fprintf(out, "  %s\n  %-30s  %s", left, "", o->help);
         else

@@ -2,8 +2,9 @@
  *
  * Each subcommand declares a table of struct opt; opts_parse fills the
  * pointed-to variables, which hold the defaults beforehand (so --help shows
- * them). Flags are "--name value" or "--name=value"; '_' and '-' are the same
- * in a flag name, so the tutorial's "--openai_api_base" works as written. */
+ * them). Flags are "--name value" or "--name=value" (or "-x value" when the
+ * flag is declared "x,name"); '_' and '-' are the same in a flag name, so the
+ * tutorial's "--openai_api_base" works as written. */
 #ifndef EBB_BASE_OPTS_H
 #define EBB_BASE_OPTS_H
 
@@ -17,10 +18,18 @@ enum opt_kind {
     OPT_DOUBLE, /* double *, finite, checked against [min, max] */
     OPT_FLAG,   /* bool *, takes no value */
     OPT_CHOICE, /* const char **, one of the '|'-separated choices */
+    OPT_LIST,   /* struct opt_list *: repeatable, each value appended */
+};
+
+/* The values of a repeatable flag, pointing into argv; items has cap slots. */
+struct opt_list {
+    const char **items;
+    size_t n, cap;
 };
 
 struct opt {
-    const char *name;    /* without the leading dashes, e.g. "max-num-seqs" */
+    const char *name;    /* without the leading dashes, e.g. "max-num-seqs"; "f,file"
+                          * also accepts "-f" */
     enum opt_kind kind;
     void *ptr;
     const char *metavar; /* shown in --help, e.g. "N" or "SECONDS" */

@@ -1,35 +1,277 @@
-/* ebb autoscaler: for now, --check: validate ScaledObject, TriggerAuthentication
- * and LocalDeployment files and print what was understood. The live loop
- * (issue 4) is not built yet; without --check the command says so. */
+/* ebb autoscaler: KEDA + HPA for the ScaledObjects in -f files, scaling local
+ * pools (LocalDeployment), with a control port for status and metrics; or,
+ * with --check, validate the files and print what was understood. */
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <uv.h>
 
+#include "autoscaler/autoscaler.h"
+#include "autoscaler/control.h"
+#include "autoscaler/pool.h"
+#include "autoscaler/target_pool.h"
+#include "base/log.h"
+#include "base/opts.h"
+#include "base/util.h"
 #include "cmd/cmd.h"
 #include "config/config.h"
 
+#define FILES_MAX 256
+
+static const char summary[] =
+    "Runs KEDA's and the HPA's decisions for every ScaledObject in the files: each\n"
+    "trigger's Prometheus query every pollingInterval (0 <-> 1, idle, min, cooldown,\n"
+    "fallback) and the HPA's sync every --hpa-sync-period (1 <-> N: AverageValue and\n"
+    "Value targets, 10% tolerance, stabilization, behavior policies), exactly as KEDA\n"
+    "and kube-controller-manager decide (docs/scale.md, docs/autoscaler.md). Targets\n"
+    "are LocalDeployments: local processes, started, probed, restarted with back-off\n"
+    "and stopped by ebb, none left behind when it exits. A query returning several\n"
+    "series is summed with a warning (--keda-strict: KEDA's error).\n"
+    "\n"
+    "The control port serves /status (JSON: conditions, triggers, replicas, events),\n"
+    "/hpa (read by `ebb get hpa`), /metrics (KEDA's names plus ebb_autoscaler_*),\n"
+    "/health, and POST /evaluate?scaledobject=NAME (poll now).\n"
+    "\n"
+    "With --check: validate the files, print what was understood, and exit\n"
+    "(0 valid, 1 invalid, 2 usage); --local also requires every target to be a\n"
+    "loaded LocalDeployment, as the live loop does.";
+
+static const char epilog[] =
+    "examples:\n"
+    "  ebb autoscaler --check -f examples/tutorial/values-20-keda.yaml\n"
+    "  ebb autoscaler -f examples/local/scaledobject.yaml -f examples/local/deployment.yaml\n"
+    "  ebb get hpa -w --server http://127.0.0.1:8080\n";
+
+struct as_cmd {
+    uv_loop_t *loop;
+    struct config cfg;
+    struct autoscaler as;
+    bool as_ready;
+    struct control control;
+    bool control_up;
+    struct pool *pools; /* one per LocalDeployment */
+    size_t npools;
+    struct pool_hooks hooks;
+    uv_signal_t sigterm, sigint;
+    unsigned stopping; /* parts still stopping */
+};
+
+static void part_stopped(struct as_cmd *c)
+{
+    if (--c->stopping > 0)
+        return;
+    uv_close((uv_handle_t *)&c->sigterm, NULL);
+    uv_close((uv_handle_t *)&c->sigint, NULL);
+}
+
+static void on_pool_stopped(struct pool *p)
+{
+    part_stopped(p->data);
+}
+
+static void on_control_closed(struct control *ctl)
+{
+    part_stopped(ctl->data);
+}
+
+/* Autoscaling stops first, so nothing scales while the replicas are
+ * terminated; then the pools and the control port close. */
+static void on_autoscaler_stopped(struct autoscaler *as)
+{
+    struct as_cmd *c = as->data;
+    for (size_t i = 0; i < c->npools; i++)
+        pool_stop(&c->pools[i], on_pool_stopped);
+    if (c->control_up)
+        control_stop(&c->control, on_control_closed);
+    part_stopped(c);
+}
+
+static void stop_all(struct as_cmd *c)
+{
+    if (c->stopping)
+        return;
+    c->stopping = 1 + (unsigned)c->npools + (c->control_up ? 1 : 0);
+    if (c->as_ready)
+        autoscaler_stop(&c->as, on_autoscaler_stopped);
+    else
+        on_autoscaler_stopped(&c->as);
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+    struct as_cmd *c = s->data;
+    log_info("received %s: stopping (replicas get their termination grace period)",
+             signum == SIGTERM ? "SIGTERM" : "SIGINT");
+    stop_all(c);
+}
+
+static void on_replica_ready(struct pool *p, const struct pool_replica_info *r, void *ud)
+{
+    struct as_cmd *c = ud;
+    if (c->as_ready && r->ready_at > 0 && r->started_at > 0)
+        autoscaler_observe_ready(&c->as, r->ready_at - r->started_at);
+}
+
+static int load(struct config *cfg, const struct opt_list *files)
+{
+    config_init(cfg);
+    for (size_t i = 0; i < files->n; i++)
+        if (config_load_file(cfg, files->items[i]) == -ENOMEM) {
+            fprintf(stderr, "ebb autoscaler: out of memory\n");
+            return -1;
+        }
+    int errors = config_check(cfg, CONFIG_LOCAL);
+    struct buf out = BUF_INIT(16u << 20);
+    if (config_format_issues(cfg, &out) == 0 && out.len)
+        fputs(out.data, stderr);
+    buf_release(&out);
+    if (errors) {
+        fprintf(stderr, "ebb autoscaler: %d error%s in the files; nothing was started\n", errors,
+                errors == 1 ? "" : "s");
+        return -1;
+    }
+    if (cfg->n_sos == 0) {
+        fprintf(stderr, "ebb autoscaler: no ScaledObject in the files; nothing to do\n");
+        return -1;
+    }
+    return 0;
+}
+
+/* Pools for every LocalDeployment, at their spec.replicas, and every
+ * ScaledObject bound to its target's pool. */
+static int start_pools(struct as_cmd *c, const char *log_dir)
+{
+    c->pools = calloc(c->cfg.n_deployments, sizeof(*c->pools));
+    if (!c->pools && c->cfg.n_deployments)
+        return -1;
+    c->hooks = (struct pool_hooks){.on_ready = on_replica_ready, .ud = c};
+    struct pool_options po;
+    pool_options_defaults(&po);
+    po.log_dir = log_dir;
+    char err[512];
+    for (size_t i = 0; i < c->cfg.n_deployments; i++) {
+        const struct cfg_deployment *d = c->cfg.deployments[i];
+        if (pool_init(&c->pools[i], c->loop, d, &po, &c->hooks, err, sizeof(err)) < 0) {
+            fprintf(stderr, "ebb autoscaler: localdeployment \"%s\": %s\n", d->name, err);
+            return -1;
+        }
+        c->pools[i].data = c;
+        c->npools++;
+    }
+    for (size_t i = 0; i < c->as.n_objs; i++) {
+        const struct cfg_deployment *d = c->cfg.sos[i]->target;
+        for (size_t k = 0; k < c->npools; k++)
+            if (c->pools[k].d == d)
+                autoscaler_bind(&c->as, i, target_pool(&c->pools[k]));
+    }
+    for (size_t i = 0; i < c->npools; i++)
+        pool_scale(&c->pools[i], c->pools[i].d->replicas);
+    return 0;
+}
+
+static int run(struct as_cmd *c, const struct as_options *ao, const char *host, int port,
+               const char *log_dir)
+{
+    char err[512];
+    if (autoscaler_init(&c->as, c->loop, &c->cfg, ao, err, sizeof(err)) < 0) {
+        fprintf(stderr, "ebb autoscaler: %s\n", err);
+        return 1;
+    }
+    c->as.data = c;
+    c->as_ready = true;
+    uv_signal_init(c->loop, &c->sigterm);
+    uv_signal_init(c->loop, &c->sigint);
+    c->sigterm.data = c->sigint.data = c;
+    uv_signal_start(&c->sigterm, on_signal, SIGTERM);
+    uv_signal_start(&c->sigint, on_signal, SIGINT);
+    int code = 0;
+    c->control.data = c;
+    int lerr = control_start(&c->control, c->loop, &c->as, host, port);
+    if (lerr < 0) {
+        fprintf(stderr, "ebb autoscaler: cannot listen on %s:%d: %s\n", host, port,
+                uv_strerror(lerr));
+        http_server_release(&c->control.http);
+        buf_release(&c->control.out);
+        code = 1;
+    } else {
+        c->control_up = true;
+        log_info("control port on http://%s:%d (/status, /hpa, /metrics)", host, port);
+        if (start_pools(c, log_dir) < 0 || autoscaler_start(&c->as) < 0)
+            code = 1;
+    }
+    if (code)
+        stop_all(c);
+    uv_run(c->loop, UV_RUN_DEFAULT);
+    autoscaler_release(&c->as);
+    for (size_t i = 0; i < c->npools; i++)
+        pool_release(&c->pools[i]);
+    free(c->pools);
+    if (uv_loop_close(c->loop))
+        log_error("event loop closed with handles still open");
+    return code;
+}
+
 int cmd_autoscaler(int argc, char **argv)
 {
-    bool check = false, help = false;
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc; i++)
         if (strcmp(argv[i], "--check") == 0)
-            check = true;
-        else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
-            help = true;
+            return config_check_main(argc, argv);
+    const char *files[FILES_MAX];
+    struct opt_list file_list = {files, 0, FILES_MAX};
+    struct as_options ao;
+    as_options_defaults(&ao);
+    const char *host = "127.0.0.1", *log_level = "info", *log_dir = NULL;
+    int port = 8080, down_window = ao.down_stabilization;
+    bool check = false, local = false;
+    const struct opt opts[] = {
+        {"f,file", OPT_LIST, &file_list, "FILE",
+         "a manifest file: ScaledObject, TriggerAuthentication, LocalDeployment", 0, 0, NULL},
+        {"host", OPT_STRING, &host, "ADDR", "address of the control port", 0, 0, NULL},
+        {"port", OPT_INT, &port, "PORT",
+         "control port: /status, /hpa, /metrics (KEDA's operator serves metrics on 8080)", 1,
+         65535, NULL},
+        {"hpa-sync-period", OPT_DOUBLE, &ao.hpa_sync_period, "SECONDS",
+         "how often the HPA decides 1 <-> N (--horizontal-pod-autoscaler-sync-period)", 0.05,
+         3600, NULL},
+        {"horizontal-pod-autoscaler-tolerance", OPT_DOUBLE, &ao.tolerance, "RATIO",
+         "usage ratios within this of 1.0 keep the replicas", 0, 1, NULL},
+        {"horizontal-pod-autoscaler-downscale-stabilization", OPT_INT, &down_window, "SECONDS",
+         "scale-down window when the ScaledObject sets no behavior", 0, 3600, NULL},
+        {"keda-strict", OPT_FLAG, &ao.keda_strict, NULL,
+         "a query returning several series is an error, as in KEDA (default: summed)", 0, 0,
+         NULL},
+        {"log-dir", OPT_STRING, &log_dir, "DIR",
+         "replica log files go here (default: each LocalDeployment's logDir)", 0, 0, NULL},
+        {"check", OPT_FLAG, &check, NULL, "validate the files, print them, and exit", 0, 0, NULL},
+        {"local", OPT_FLAG, &local, NULL, "with --check: targets must be LocalDeployments", 0, 0,
+         NULL},
+        {"log-level", OPT_CHOICE, &log_level, NULL, "log verbosity", 0, 0,
+         "error|warning|info|debug"},
+    };
+    const struct opts_spec spec = {"ebb autoscaler", "ebb autoscaler -f FILE [-f FILE...] [flags]",
+                                   summary, opts, ARRAY_SIZE(opts), epilog};
+    int rc = opts_parse(&spec, argc, argv);
+    if (rc)
+        return rc > 0 ? 0 : 2;
+    ao.down_stabilization = down_window;
+    if (file_list.n == 0) {
+        fprintf(stderr, "ebb autoscaler: no manifest: give -f FILE (see --help)\n");
+        return 2;
     }
-    if (help || !check) {
-        FILE *out = help ? stdout : stderr;
-        fprintf(out,
-                "usage: ebb autoscaler --check -f FILE [-f FILE ...] [--local]\n\n"
-                "Validates KEDA ScaledObject and TriggerAuthentication files (keda.sh/v1alpha1)\n"
-                "and ebb LocalDeployment files, multi-document YAML, and prints what it\n"
-                "understood: every object with its effective values, defaults included, and\n"
-                "secrets redacted. Errors name file:line:col, the field and what was expected.\n"
-                "Exit status: 0 valid, 1 invalid, 2 usage.\n\n"
-                "  -f, --file FILE   a manifest file (repeatable)\n"
-                "  --local           every scaleTargetRef must name a LocalDeployment\n\n"
-                "The live autoscaler loop (Prometheus triggers, the local pool) is not built\n"
-                "yet in this version: only --check is available.\n");
-        return help ? 0 : 2;
-    }
-    return config_check_main(argc, argv);
+    enum log_level lvl;
+    log_level_parse(log_level, &lvl);
+    log_set_level(lvl);
+    log_set_name("autoscaler");
+    signal(SIGPIPE, SIG_IGN);
+    struct as_cmd *c = calloc(1, sizeof(*c));
+    if (!c)
+        return 1;
+    c->loop = uv_default_loop();
+    int code = 1;
+    if (load(&c->cfg, &file_list) == 0)
+        code = run(c, &ao, host, port, log_dir);
+    config_release(&c->cfg);
+    free(c);
+    return code;
 }

@@ -11,6 +11,8 @@ struct vals {
     const char *name;
     const char *mode;
     bool flag;
+    const char *files[2];
+    struct opt_list list;
 };
 
 static int parse(struct vals *v, int argc, char **argv)
@@ -21,7 +23,9 @@ static int parse(struct vals *v, int argc, char **argv)
         {"openai-api-base", OPT_STRING, &v->name, "URL", "url", 0, 0, NULL},
         {"mode", OPT_CHOICE, &v->mode, NULL, "mode", 0, 0, "a|bb"},
         {"flag", OPT_FLAG, &v->flag, NULL, "flag", 0, 0, NULL},
+        {"f,file", OPT_LIST, &v->list, "FILE", "file", 0, 0, NULL},
     };
+    v->list = (struct opt_list){v->files, 0, 2};
     const struct opts_spec spec = {"t", "t [flags]", "test", opts, ARRAY_LEN(opts), NULL};
     return opts_parse(&spec, argc, argv);
 }
@@ -54,6 +58,8 @@ static void rejected_inputs(void **state)
         {"missing value", {"--port", NULL, NULL}},
         {"value for a flag", {"--flag=1", NULL, NULL}},
         {"positional argument", {"extra", NULL, NULL}},
+        {"unknown short flag", {"-x", "1", NULL}},
+        {"short flag without value", {"-f", NULL, NULL}},
     };
     for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
         struct vals v = {0};
@@ -64,6 +70,18 @@ static void rejected_inputs(void **state)
         if (parse(&v, argc, argv) >= 0)
             fail_msg("%s: accepted", cases[i].name);
     }
+}
+
+static void repeatable_flag_collects_values_up_to_its_cap(void **state)
+{
+    struct vals v = {0};
+    char *argv[] = {"t", "-f", "a.yaml", "--file=b.yaml", NULL};
+    assert_int_equal(parse(&v, 4, argv), 0);
+    assert_int_equal(v.list.n, 2);
+    assert_string_equal(v.files[0], "a.yaml");
+    assert_string_equal(v.files[1], "b.yaml");
+    char *three[] = {"t", "-f", "a", "-f", "b", "--file", "c", NULL};
+    assert_true(parse(&v, 7, three) < 0);
 }
 
 static void help_returns_one(void **state)
@@ -78,6 +96,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(accepted_forms),
         cmocka_unit_test(rejected_inputs),
+        cmocka_unit_test(repeatable_flag_collects_values_up_to_its_cap),
         cmocka_unit_test(help_returns_one),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

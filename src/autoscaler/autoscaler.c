@@ -1,0 +1,495 @@
+/* autoscaler: the live loop (autoscaler.h). Timers start query rounds, a
+ * round's trigger results go through the pure policy of scale/, and the
+ * policy's decisions are written to the targets. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "autoscaler/autoscaler.h"
+#include "base/log.h"
+#include "base/util.h"
+
+/* ebb_autoscaler_replica_ready_seconds: from a replica's start to its first
+ * passed readiness probe. vLLM loads weights for tens of seconds to minutes. */
+static const double ready_bounds[] = {0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600};
+
+static void round_begin(struct as_object *o, enum as_round kind);
+
+void as_options_defaults(struct as_options *o)
+{
+    o->hpa_sync_period = HPA_SYNC_PERIOD_S;
+    o->tolerance = HPA_TOLERANCE_DEFAULT;
+    o->down_stabilization = HPA_DOWN_STABILIZATION_DEFAULT_S;
+    o->keda_strict = false;
+}
+
+static void cond_set(struct as_condition *c, const char *status, const char *reason)
+{
+    c->status = status;
+    c->reason = reason;
+}
+
+static int object_init(struct autoscaler *as, struct as_object *o,
+                       const struct cfg_scaled_object *so, double now, char *err, size_t errlen)
+{
+    o->as = as;
+    o->cfg = so;
+    o->spec = so->spec;
+    o->created = now;
+    if (o->spec.has_modifiers) {
+        char ferr[FORMULA_ERR_MAX];
+        if (so_formula_compile(&o->spec, &o->formula, ferr, sizeof(ferr)) < 0) {
+            snprintf(err, errlen, "scaledobject %s/%s: scalingModifiers.formula: %s",
+                     so->namespace_, so->spec.name, ferr);
+            return -EINVAL;
+        }
+        o->has_formula = true;
+    }
+    if (hpa_spec_from_so(&o->spec, &o->hpa) < 0) {
+        snprintf(err, errlen, "scaledobject %s/%s: cannot build its HPA", so->namespace_,
+                 so->spec.name);
+        return -EINVAL;
+    }
+    o->hpa.tolerance = as->opts.tolerance;
+    o->hpa.down_stabilization_s = as->opts.down_stabilization;
+    hpa_state_init(&o->hpa_state);
+    keda_state_init(&o->keda, now);
+    for (size_t i = 0; i < o->spec.n_triggers; i++)
+        snprintf(o->triggers[i].metric_name, sizeof(o->triggers[i].metric_name), "s%zu-%s", i,
+                 o->spec.triggers[i].type);
+    /* KEDA's conditions right after the ScaledObject is reconciled. */
+    cond_set(&o->ready, "True", "ScaledObjectReady");
+    cond_set(&o->active, "False", "ScalerNotActive");
+    cond_set(&o->fallback, "False", "NoFallbackFound");
+    if (o->spec.pause.paused || o->spec.pause.has_paused_replicas)
+        cond_set(&o->paused, "True", "ScaledObjectPaused");
+    else
+        cond_set(&o->paused, "False", "ScaledObjectUnpaused");
+    o->desired = -1;
+    return 0;
+}
+
+int autoscaler_init(struct autoscaler *as, uv_loop_t *loop, const struct config *cfg,
+                    const struct as_options *opts, char *err, size_t errlen)
+{
+    memset(as, 0, sizeof(*as));
+    as->loop = loop;
+    as->cfg = cfg;
+    as->opts = *opts;
+    as->started_at = wall_time();
+    prom_histogram_init(&as->ready_seconds, ready_bounds, ARRAY_SIZE(ready_bounds),
+                        as->ready_cells);
+    if (cfg->n_sos == 0) {
+        snprintf(err, errlen, "no ScaledObject to run");
+        return -EINVAL;
+    }
+    as->objs = calloc(cfg->n_sos, sizeof(*as->objs));
+    if (!as->objs) {
+        snprintf(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    as->n_objs = cfg->n_sos;
+    for (size_t i = 0; i < as->n_objs; i++) {
+        int rc = object_init(as, &as->objs[i], cfg->sos[i], as->started_at, err, errlen);
+        if (rc < 0) {
+            free(as->objs);
+            as->objs = NULL;
+            return rc;
+        }
+    }
+    int rc = fetcher_init(&as->fetcher, loop);
+    if (rc < 0) {
+        snprintf(err, errlen, "cannot set up the HTTP client: %s", strerror(-rc));
+        free(as->objs);
+        as->objs = NULL;
+        return rc;
+    }
+    return 0;
+}
+
+void autoscaler_bind(struct autoscaler *as, size_t i, struct as_target target)
+{
+    as->objs[i].target = target;
+}
+
+long autoscaler_find_target(const struct autoscaler *as, const char *target_name)
+{
+    for (size_t i = 0; i < as->n_objs; i++)
+        if (strcmp(as->objs[i].spec.target_name, target_name) == 0)
+            return (long)i;
+    return -1;
+}
+
+void autoscaler_observe_ready(struct autoscaler *as, double start_to_ready)
+{
+    prom_histogram_observe(&as->ready_seconds, start_to_ready);
+}
+
+/* ---- writing replicas ------------------------------------------------- */
+
+static const char *so_ns(const struct as_object *o)
+{
+    return o->cfg->namespace_;
+}
+
+static void record_event(struct as_object *o, int32_t from, int32_t to, const char *source,
+                         const char *reason, bool failed)
+{
+    struct as_event *e = &o->events[o->n_events % AS_EVENTS_MAX];
+    o->n_events++;
+    e->at = wall_time();
+    e->from = from;
+    e->to = to;
+    e->source = source;
+    e->failed = failed;
+    snprintf(e->reason, sizeof(e->reason), "%s", reason);
+}
+
+/* Sets the target's replicas; false when the write failed (logged and kept
+ * as an event). */
+static bool write_replicas(struct as_object *o, int32_t from, int32_t to, const char *source,
+                           const char *reason)
+{
+    char err[256] = "";
+    int rc = o->target.ops->scale(o->target.t, to, err, sizeof(err));
+    if (rc < 0) {
+        log_error("scaledobject %s/%s: cannot scale %s %s from %d to %d (%s: %s): %s", so_ns(o),
+                  o->spec.name, o->spec.target_kind, o->spec.target_name, from, to, source,
+                  reason, err[0] ? err : strerror(-rc));
+        char why[160];
+        snprintf(why, sizeof(why), "%.60s failed: %.90s", reason, err[0] ? err : strerror(-rc));
+        record_event(o, from, to, source, why, true);
+        return false;
+    }
+    log_info("scaledobject %s/%s: %s %s scaled from %d to %d replicas (%s: %s)", so_ns(o),
+             o->spec.name, o->spec.target_kind, o->spec.target_name, from, to, source, reason);
+    record_event(o, from, to, source, reason, false);
+    o->desired = to;
+    if (to > from)
+        o->scale_ups++;
+    else
+        o->scale_downs++;
+    return true;
+}
+
+/* ---- applying a round -------------------------------------------------- */
+
+static struct keda_input keda_input_now(const struct as_object *o, double now)
+{
+    struct keda_input in = {
+        .now = now,
+        .current = o->target.ops->spec_replicas(o->target.t),
+        .ready_pods = o->target.ops->ready_replicas(o->target.t),
+        .samples = o->samples,
+    };
+    return in;
+}
+
+static void note_trigger_metrics(struct as_object *o, const struct keda_decision *d)
+{
+    for (size_t i = 0; i < d->n_triggers && i < o->spec.n_triggers; i++) {
+        const struct keda_trigger_result *t = &d->triggers[i];
+        struct as_trigger_state *ts = &o->triggers[i];
+        ts->active = t->active;
+        ts->has_metric = !t->error && !t->nil;
+        if (ts->has_metric)
+            ts->metric_value = (double)t->milli / 1000.0;
+    }
+}
+
+static void update_conditions(struct as_object *o, const struct keda_decision *d)
+{
+    static const char *const names[] = {[KEDA_COND_TRUE] = "True", [KEDA_COND_FALSE] = "False",
+                                        [KEDA_COND_UNKNOWN] = "Unknown"};
+    if (d->ready != KEDA_COND_KEEP)
+        cond_set(&o->ready, names[d->ready], d->ready_reason);
+    if (d->active_cond != KEDA_COND_KEEP)
+        cond_set(&o->active, names[d->active_cond], d->active_reason);
+    if (d->fallback)
+        cond_set(&o->fallback, "True", "FallbackExists");
+    else
+        cond_set(&o->fallback, "False", "NoFallbackFound");
+}
+
+/* KEDA's poll: getScaledObjectState then RequestScale (spec §4.2, §4.3). */
+static void poll_apply(struct as_object *o, double now)
+{
+    struct keda_input in = keda_input_now(o, now);
+    struct keda_decision d;
+    bool held = o->held_demand;
+    o->held_demand = false;
+    /* Requests held at the router are demand the metrics cannot show yet
+     * (no replica is there to count them): this poll treats the object as
+     * force-activated, which scales it from zero and nothing else. */
+    bool forced = held && in.current == 0 && !o->spec.pause.force_activation;
+    if (forced)
+        o->spec.pause.force_activation = true;
+    int rc = keda_poll(&o->spec, o->has_formula ? &o->formula : NULL, &o->keda, &in, &d);
+    if (forced)
+        o->spec.pause.force_activation = false;
+    if (rc < 0) {
+        log_error("scaledobject %s/%s: the policy refused its inputs (%s)", so_ns(o),
+                  o->spec.name, strerror(-rc));
+        return;
+    }
+    if (d.error)
+        o->errors_total++;
+    note_trigger_metrics(o, &d);
+    bool ok = true;
+    if (d.action == KEDA_SCALE && d.replicas != in.current)
+        ok = write_replicas(o, in.current, d.replicas, "keda",
+                            forced ? "ScaleFromZero (requests held)" : d.reason);
+    keda_commit(&o->keda, &d, ok, now);
+    update_conditions(o, &d);
+    o->decision = d;
+    o->has_decision = true;
+    if (o->desired < 0)
+        o->desired = in.current;
+}
+
+/* The HPA's sync on the External metrics KEDA serves (spec §4.4, §5.2). */
+static void hpa_apply(struct as_object *o, double now)
+{
+    if (!so_hpa_enabled(&o->spec))
+        return;
+    struct keda_input in = keda_input_now(o, now);
+    struct hpa_sample hs[HPA_METRICS_MAX];
+    size_t n = 0;
+    const struct formula *f = o->has_formula ? &o->formula : NULL;
+    if (keda_hpa_metrics(&o->spec, f, &o->keda, &in, hs, HPA_METRICS_MAX, &n) < 0) {
+        log_error("scaledobject %s/%s: cannot compute the HPA's metrics", so_ns(o), o->spec.name);
+        return;
+    }
+    for (size_t i = 0; i < n && !o->has_formula && i < o->spec.n_triggers; i++)
+        if (hs[i].ok) {
+            o->triggers[i].has_metric = true;
+            o->triggers[i].metric_value = (double)hs[i].total_milli / 1000.0;
+        }
+    int32_t status = o->target.ops->status_replicas(o->target.t);
+    struct hpa_input hi = {
+        .now = now,
+        .spec_replicas = in.current,
+        .status_replicas = status,
+        .pods = status,
+        .ready_pods = in.ready_pods,
+        .samples = hs,
+    };
+    struct hpa_decision hd;
+    if (hpa_sync(&o->hpa, &o->hpa_state, &hi, &hd) < 0) {
+        log_error("scaledobject %s/%s: the HPA refused its inputs", so_ns(o), o->spec.name);
+        return;
+    }
+    o->hpa_decision = hd;
+    o->has_hpa_decision = true;
+    if (hd.rescale && hd.replicas != in.current &&
+        write_replicas(o, in.current, hd.replicas, "hpa", hd.reason))
+        hpa_scaled(&o->hpa, &o->hpa_state, in.current, hd.replicas, now);
+}
+
+/* ---- query rounds ------------------------------------------------------ */
+
+static void round_end(struct as_object *o)
+{
+    enum as_round kind = o->round;
+    o->round = AS_ROUND_NONE;
+    if (o->as->stopping)
+        return;
+    double now = wall_time();
+    if (kind == AS_ROUND_POLL)
+        poll_apply(o, now);
+    else
+        hpa_apply(o, now);
+    if (o->poll_due) {
+        o->poll_due = false;
+        round_begin(o, AS_ROUND_POLL);
+    } else if (o->hpa_due) {
+        o->hpa_due = false;
+        round_begin(o, AS_ROUND_HPA);
+    }
+}
+
+static void on_trigger_done(void *ud, const struct trigger_result *r)
+{
+    struct as_trigger_state *ts = ud;
+    struct as_object *o = ts->obj;
+    size_t i = (size_t)(ts - o->triggers);
+    o->polls[i] = NULL;
+    bool was_summed = ts->polled && ts->last.answer.summed;
+    ts->last = *r;
+    ts->at = wall_time();
+    ts->polled = true;
+    o->samples[i] = r->sample;
+    if (!r->sample.ok) {
+        ts->errors_total++;
+        log_warn("scaledobject %s/%s: trigger %zu (%s) failed after %d attempt%s: %s", so_ns(o),
+                 o->spec.name, i, ts->metric_name, r->attempts, r->attempts == 1 ? "" : "s",
+                 r->answer.err);
+    }
+    if (r->sample.ok && r->answer.empty)
+        ts->empty_total++;
+    if (r->answer.summed && !was_summed)
+        log_warn("scaledobject %s/%s: trigger %zu's query returned %zu series; ebb sums them "
+                 "(KEDA would fail: --keda-strict)",
+                 so_ns(o), o->spec.name, i, r->answer.nseries);
+    if (--o->pending == 0)
+        round_end(o);
+}
+
+static void round_begin(struct as_object *o, enum as_round kind)
+{
+    if (o->round != AS_ROUND_NONE) {
+        if (kind == AS_ROUND_POLL)
+            o->poll_due = true;
+        else
+            o->hpa_due = true;
+        return;
+    }
+    double now = wall_time();
+    o->round = kind;
+    o->round_started = now;
+    o->pending = 1; /* held until every query has started, so none ends the round early */
+    for (size_t i = 0; i < o->spec.n_triggers; i++) {
+        const struct cfg_trigger *t = &o->cfg->triggers[i];
+        struct as_trigger_state *ts = &o->triggers[i];
+        ts->obj = o;
+        if (!t->is_prometheus) {
+            /* cpu and memory: HPA Resource metrics, ignored here (config.md). */
+            o->samples[i] = (struct keda_sample){.ok = true, .value = 0};
+            continue;
+        }
+        if (kind == AS_ROUND_HPA && o->spec.triggers[i].use_cached_metrics && ts->polled)
+            continue; /* the last poll's sample stands (useCachedMetrics) */
+        o->pending++;
+        int rc = trigger_poll_start(&o->as->fetcher, t, now, o->as->opts.keda_strict,
+                                    on_trigger_done, ts, &o->polls[i]);
+        if (rc < 0) {
+            o->pending--;
+            o->samples[i] = (struct keda_sample){.ok = false};
+            ts->errors_total++;
+            log_error("scaledobject %s/%s: cannot start trigger %zu's query: %s", so_ns(o),
+                      o->spec.name, i, strerror(-rc));
+        }
+    }
+    if (--o->pending == 0)
+        round_end(o);
+}
+
+static void on_poll_timer(uv_timer_t *t)
+{
+    struct as_object *o = t->data;
+    double now = wall_time();
+    if (o->next_poll_at > 0)
+        o->loop_lateness = now > o->next_poll_at ? now - o->next_poll_at : 0;
+    o->next_poll_at = now + o->spec.polling_interval;
+    round_begin(o, AS_ROUND_POLL);
+}
+
+static void on_hpa_timer(uv_timer_t *t)
+{
+    round_begin(t->data, AS_ROUND_HPA);
+}
+
+int autoscaler_start(struct autoscaler *as)
+{
+    for (size_t i = 0; i < as->n_objs; i++)
+        if (!as->objs[i].target.ops) {
+            log_error("scaledobject %s/%s has no target", so_ns(&as->objs[i]),
+                      as->objs[i].spec.name);
+            return -EINVAL;
+        }
+    uint64_t hpa_ms = (uint64_t)(as->opts.hpa_sync_period * 1000);
+    for (size_t i = 0; i < as->n_objs; i++) {
+        struct as_object *o = &as->objs[i];
+        uv_timer_init(as->loop, &o->poll_timer);
+        uv_timer_init(as->loop, &o->hpa_timer);
+        o->poll_timer.data = o->hpa_timer.data = o;
+        if (o->spec.pause.paused && !o->spec.pause.has_paused_replicas) {
+            log_info("scaledobject %s/%s is paused (autoscaling.keda.sh/paused)", so_ns(o),
+                     o->spec.name);
+            continue;
+        }
+        uint64_t poll_ms = (uint64_t)o->spec.polling_interval * 1000;
+        uv_timer_start(&o->poll_timer, on_poll_timer, 0, poll_ms);
+        if (so_hpa_enabled(&o->spec))
+            uv_timer_start(&o->hpa_timer, on_hpa_timer, hpa_ms, hpa_ms);
+        log_info("scaledobject %s/%s: scaling %s %s every %ds (HPA %s every %.0fs), min %d max %d",
+                 so_ns(o), o->spec.name, o->spec.target_kind, o->spec.target_name,
+                 o->spec.polling_interval, o->hpa.name, as->opts.hpa_sync_period,
+                 o->hpa.min_replicas, o->hpa.max_replicas);
+    }
+    as->started = true;
+    return 0;
+}
+
+void autoscaler_evaluate_now(struct autoscaler *as, size_t i, bool held)
+{
+    if (i >= as->n_objs || !as->started || as->stopping)
+        return;
+    struct as_object *o = &as->objs[i];
+    if (!uv_is_active((uv_handle_t *)&o->poll_timer))
+        return; /* paused */
+    o->held_demand = o->held_demand || held;
+    /* The polling interval restarts from now, as if this were a tick. */
+    on_poll_timer(&o->poll_timer);
+    uint64_t poll_ms = (uint64_t)o->spec.polling_interval * 1000;
+    uv_timer_start(&o->poll_timer, on_poll_timer, poll_ms, poll_ms);
+}
+
+/* ---- stopping ---------------------------------------------------------- */
+
+static void maybe_stopped(struct autoscaler *as)
+{
+    if (as->closing == 0 && as->on_stopped) {
+        void (*cb)(struct autoscaler *) = as->on_stopped;
+        as->on_stopped = NULL;
+        cb(as);
+    }
+}
+
+static void on_timer_closed(uv_handle_t *h)
+{
+    struct as_object *o = h->data;
+    o->as->closing--;
+    maybe_stopped(o->as);
+}
+
+static void on_fetcher_closed(struct fetcher *f)
+{
+    struct autoscaler *as = f->data;
+    as->closing--;
+    maybe_stopped(as);
+}
+
+void autoscaler_stop(struct autoscaler *as, void (*on_stopped)(struct autoscaler *as))
+{
+    as->stopping = true;
+    as->on_stopped = on_stopped;
+    as->closing = 1; /* held until every close has been asked for */
+    for (size_t i = 0; i < as->n_objs; i++) {
+        struct as_object *o = &as->objs[i];
+        for (size_t k = 0; k < SO_TRIGGERS_MAX; k++)
+            if (o->polls[k]) {
+                trigger_poll_cancel(o->polls[k]);
+                o->polls[k] = NULL;
+            }
+        o->round = AS_ROUND_NONE;
+        if (as->started) {
+            as->closing += 2;
+            uv_close((uv_handle_t *)&o->poll_timer, on_timer_closed);
+            uv_close((uv_handle_t *)&o->hpa_timer, on_timer_closed);
+        }
+    }
+    as->closing++;
+    as->fetcher.data = as;
+    fetcher_close(&as->fetcher, on_fetcher_closed);
+    as->closing--;
+    maybe_stopped(as);
+}
+
+void autoscaler_release(struct autoscaler *as)
+{
+    free(as->objs);
+    as->objs = NULL;
+    as->n_objs = 0;
+}
