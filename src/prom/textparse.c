@@ -1,0 +1,1 @@
+/* textparse: placeholder until the Prometheus text-format parser is written (issue 5). */

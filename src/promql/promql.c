@@ -1,0 +1,1 @@
+/* promql: placeholder until the PromQL engine is written (issue 5). */
