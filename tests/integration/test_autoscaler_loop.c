@@ -163,24 +163,16 @@ static void teardown(struct fixture *f)
     "metadata: {name: so, namespace: default}\n"                                                   \
     "spec:\n"                                                                                      \
     "  scaleTargetRef: {name: pool}\n"
-#define PROM_TRIGGER                                                                               \
-    "  pollingInterval: 1\n"                                                                       \
-    "  triggers:\n"                                                                                \
-    "    - type: prometheus\n"                                                                     \
-    "      metadata:\n"                                                                            \
-    "        serverAddress: http://127.0.0.1:PORT\n"                                                 \
-    "        query: vllm:num_requests_waiting\n"                                                   \
-    "        threshold: '5'\n"
-
-/* The same trigger, polled every 30 s: nothing happens unless asked. */
-#define PROM_30S                                                                                   \
-    "  pollingInterval: 30\n"                                                                      \
+/* A prometheus trigger on the fake Prometheus, polled every s seconds. */
+#define PROM_TRIGGER_EVERY(s)                                                                      \
+    "  pollingInterval: " s "\n"                                                                   \
     "  triggers:\n"                                                                                \
     "    - type: prometheus\n"                                                                     \
     "      metadata:\n"                                                                            \
     "        serverAddress: http://127.0.0.1:PORT\n"                                              \
     "        query: vllm:num_requests_waiting\n"                                                   \
     "        threshold: '5'\n"
+#define PROM_TRIGGER PROM_TRIGGER_EVERY("1")
 
 static struct fixture fx;
 
@@ -240,7 +232,7 @@ static void evaluate_now_with_held_requests_scales_from_zero(void **state)
 {
     struct fixture *f = &fx;
     setup(f,
-          SO_HEAD "  minReplicaCount: 0\n  maxReplicaCount: 2\n  cooldownPeriod: 300\n" PROM_30S,
+          SO_HEAD "  minReplicaCount: 0\n  maxReplicaCount: 2\n  cooldownPeriod: 300\n" PROM_TRIGGER_EVERY("30"),
           0, 30, 0);
     /* The first poll runs at once and keeps 0 (inactive, already at zero). */
     assert_true(run_until(f, polled_twice, 0.5) || f->prom.queries == 1);
