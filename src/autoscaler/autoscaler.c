@@ -261,6 +261,11 @@ static void hpa_apply(struct as_object *o, double now)
         log_error("scaledobject %s/%s: cannot compute the HPA's metrics", so_ns(o), o->spec.name);
         return;
     }
+    /* The HPA path counts failures too, and KEDA updates the condition there. */
+    if (keda_fallback_active(&o->spec, &o->keda))
+        cond_set(&o->fallback, "True", "FallbackExists");
+    else
+        cond_set(&o->fallback, "False", "NoFallbackFound");
     for (size_t i = 0; i < n && !o->has_formula && i < o->spec.n_triggers; i++)
         if (hs[i].ok) {
             o->triggers[i].has_metric = true;

@@ -11,6 +11,11 @@
  *     fetch_start(&f, &rq, on_done, ud, &handle);   // on_done runs once, later
  *     ...
  *     fetcher_close(&f, on_closed);                   // cancels what is in flight
+ *
+ * Requests are GETs. Like Go's http.Client (what KEDA uses), redirects are
+ * followed up to 10 times; only http and https are allowed, also as redirect
+ * targets. The proxy comes from the environment (libcurl's default, as Go's
+ * ProxyFromEnvironment). Design notes: docs/fetch.md.
  */
 #ifndef EBB_HTTP_FETCH_H
 #define EBB_HTTP_FETCH_H
@@ -23,20 +28,27 @@ struct fetch;
 
 struct fetch_request {
     const char *url;
-    const char *const *headers; /* "Name: value" lines, sent as given */
+    const char *const *headers; /* "Name: value" lines, sent as given (no CR or LF) */
     size_t n_headers;
     const char *username, *password; /* basic auth when username is not NULL */
     bool insecure;                   /* skip TLS verification (KEDA's unsafeSsl) */
     long timeout_ms;                 /* whole request; > 0 */
     size_t max_body;                 /* a longer response body is an error */
+    /* Optional: called instead of the callback when fetcher_close cancels
+     * the request, so that whoever owns ud can free it. Not called by
+     * fetch_cancel (the caller knows then). */
+    void (*dropped)(void *ud);
 };
 
 struct fetch_result {
-    const char *err;   /* NULL when a response arrived; else why not, for people */
-    long status;       /* HTTP status when err is NULL */
-    const char *body;  /* valid during the callback only */
+    /* NULL when a response arrived; else why not, for people:
+     * "GET http://…: connection refused (after 0.2 s)" */
+    const char *err;
+    const char *reason; /* the part of err after the URL: "connection refused (after 0.2 s)" */
+    long status;        /* HTTP status when err is NULL */
+    const char *body;   /* valid during the callback only; "" when empty */
     size_t len;
-    double seconds;    /* from start to done */
+    double seconds; /* from start to done */
 };
 
 typedef void (*fetch_cb)(void *ud, const struct fetch_result *r);
@@ -51,16 +63,22 @@ struct fetcher {
 int fetcher_init(struct fetcher *f, uv_loop_t *loop);
 
 /* Starts a request. The request's strings are copied. cb runs exactly once,
- * from the loop, never from inside fetch_start. *out (may be NULL) lets the
- * caller cancel. 0 or a negative errno (cb does not run then). */
+ * from the loop, never from inside fetch_start; a failure to connect or a
+ * refused URL also arrives there. *out (may be NULL) lets the caller cancel
+ * until cb runs. 0, or a negative errno (cb does not run then): -EINVAL for
+ * a header with CR or LF, -ESHUTDOWN once fetcher_close was called,
+ * -ENOMEM. */
 int fetch_start(struct fetcher *f, const struct fetch_request *rq, fetch_cb cb, void *ud,
                 struct fetch **out);
 
-/* Cancels a request in flight: its callback does not run. */
+/* Cancels a request in flight: its callback does not run, and x is freed.
+ * Cancelling a request from inside its own callback does nothing (it ends
+ * when the callback returns). */
 void fetch_cancel(struct fetch *x);
 
-/* Cancels everything in flight (no callback runs), closes the handles, then
- * calls on_closed from the loop; after it the fetcher may be freed. */
+/* Cancels everything in flight (no callback runs; `dropped` does), closes
+ * the handles, then calls on_closed (may be NULL) from the loop; after it the
+ * fetcher may be freed. May be called from a fetch callback. */
 void fetcher_close(struct fetcher *f, void (*on_closed)(struct fetcher *f));
 
 #endif

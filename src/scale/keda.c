@@ -95,7 +95,7 @@ static void eval_trigger(const struct so_spec *so, struct keda_state *st, size_t
     r->milli = milli_of(fallback_target(so, t) * 1000 * replicas);
 }
 
-static bool fallback_condition(const struct so_spec *so, const struct keda_state *st)
+bool keda_fallback_active(const struct so_spec *so, const struct keda_state *st)
 {
     if (!so_fallback_enabled(so))
         return false;
@@ -187,7 +187,7 @@ static void scaled_object_state(const struct so_spec *so, const struct formula *
         d->error = d->error || r->error;
         d->active = d->active || (!r->error && r->active);
     }
-    d->fallback = fallback_condition(so, st);
+    d->fallback = keda_fallback_active(so, st);
     if (so->has_modifiers) {
         /* "when we are using formula, we need to reevaluate if it's active" */
         d->active = false;

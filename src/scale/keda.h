@@ -96,4 +96,8 @@ void keda_commit(struct keda_state *st, const struct keda_decision *d, bool scal
 int keda_hpa_metrics(const struct so_spec *so, const struct formula *f, struct keda_state *st,
                      const struct keda_input *in, struct hpa_sample *out, size_t cap, size_t *n);
 
+/* The Fallback condition: fallback is configured and some trigger has failed
+ * more than failureThreshold times in a row (on either path). */
+bool keda_fallback_active(const struct so_spec *so, const struct keda_state *st);
+
 #endif
