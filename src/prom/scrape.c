@@ -27,6 +27,7 @@ struct series {
     struct series *next; /* hash chain */
     uint64_t hash;
     uint64_t seen;
+    bool stale_ok; /* false for a sample with its own timestamp: no marker then */
     size_t n;
     struct prom_label labels[];
 };
@@ -41,12 +42,12 @@ struct scrape_target {
     unsigned interval_ms, timeout_ms;
     char timeout_header[64];
     struct fetch *inflight;
-    int64_t t_ms;       /* timestamp of the scrape in flight */
-    uint64_t start_ns;  /* uv_hrtime() when it started */
-    uint64_t iter;      /* scrapes started */
+    int64_t t_ms;      /* timestamp of the scrape in flight */
+    uint64_t start_ns; /* uv_hrtime() when it started */
+    uint64_t iter;     /* scrapes started */
     struct series **buckets;
     size_t nbuckets, nseries;
-    bool busy;    /* in a fetch callback: removal waits for its end */
+    bool busy; /* in a fetch callback: removal waits for its end */
     bool removed;
     /* status */
     enum scrape_health health;
@@ -73,7 +74,10 @@ static int64_t real_clock_ms(void *ud)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int64_t now_ms(const struct scraper *s) { return s->cfg.clock_ms(s->cfg.clock_ud); }
+static int64_t now_ms(const struct scraper *s)
+{
+    return s->cfg.clock_ms(s->cfg.clock_ud);
+}
 
 void scrape_config_defaults(struct scrape_config *cfg)
 {
@@ -237,14 +241,17 @@ static int table_grow(struct scrape_target *t)
 }
 
 /* Marks the series seen in scrape t->iter, adding it if new. 1 if it was
- * not in the previous scrape (scrape_series_added), 0, or -ENOMEM. */
-static int series_seen(struct scrape_target *t, const struct prom_label *l, size_t n)
+ * not in the previous scrape (scrape_series_added), 0, or -ENOMEM. Like
+ * Prometheus, a series whose sample has its own timestamp counts as added
+ * but gets no staleness marker. */
+static int series_seen(struct scrape_target *t, const struct prom_label *l, size_t n, bool stale_ok)
 {
     uint64_t h = labels_hash(l, n);
     if (t->nbuckets) {
         for (struct series *e = t->buckets[h & (t->nbuckets - 1)]; e; e = e->next) {
             if (e->hash == h && labels_equal(e->labels, e->n, l, n)) {
                 e->seen = t->iter;
+                e->stale_ok = stale_ok;
                 return 0;
             }
         }
@@ -255,14 +262,15 @@ static int series_seen(struct scrape_target *t, const struct prom_label *l, size
     if (!e)
         return -ENOMEM;
     e->seen = t->iter;
+    e->stale_ok = stale_ok;
     e->next = t->buckets[h & (t->nbuckets - 1)];
     t->buckets[h & (t->nbuckets - 1)] = e;
     t->nseries++;
     return 1;
 }
 
-static void sink_append(struct scrape_target *t, const struct prom_label *l, size_t n,
-                        int64_t t_ms, double v)
+static void sink_append(struct scrape_target *t, const struct prom_label *l, size_t n, int64_t t_ms,
+                        double v)
 {
     if (t->s->sink.append(t->s->sink.ud, l, n, t_ms, v) < 0)
         t->sink_errors_total++;
@@ -280,7 +288,8 @@ static void series_end(struct scrape_target *t, uint64_t keep, int64_t t_ms)
                 pp = &e->next;
                 continue;
             }
-            sink_append(t, e->labels, e->n, t_ms, prom_stale_nan());
+            if (e->stale_ok)
+                sink_append(t, e->labels, e->n, t_ms, prom_stale_nan());
             *pp = e->next;
             free(e);
             t->nseries--;
@@ -303,8 +312,8 @@ static void report(struct scrape_target *t, int64_t t_ms, const double v[NREPORT
     }
 }
 
-__attribute__((format(printf, 3, 4))) static const char *why(char *buf, size_t n,
-                                                             const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static const char *why(char *buf, size_t n, const char *fmt,
+                                                             ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -316,8 +325,8 @@ __attribute__((format(printf, 3, 4))) static const char *why(char *buf, size_t n
 /* Pass 1: the whole body must parse, within the limits, the target's
  * labels included. *total gets the samples read (up to an error, as
  * Prometheus counts them). */
-static const char *check_body(struct scrape_target *t, const char *body, size_t len,
-                              size_t *total, char *errbuf, size_t errlen)
+static const char *check_body(struct scrape_target *t, const char *body, size_t len, size_t *total,
+                              char *errbuf, size_t errlen)
 {
     struct scraper *s = t->s;
     struct textparse_limits lim = s->cfg.parse;
@@ -350,8 +359,8 @@ static const char *check_body(struct scrape_target *t, const char *body, size_t 
 }
 
 /* Pass 2: the samples to the sink; the series seen are remembered. */
-static const char *append_body(struct scrape_target *t, const char *body, size_t len,
-                               size_t *added, char *errbuf, size_t errlen)
+static const char *append_body(struct scrape_target *t, const char *body, size_t len, size_t *added,
+                               char *errbuf, size_t errlen)
 {
     struct scraper *s = t->s;
     struct textparse_limits lim = s->cfg.parse;
@@ -369,9 +378,7 @@ static const char *append_body(struct scrape_target *t, const char *body, size_t
         if (n < 0)
             break;
         sink_append(t, s->scratch, (size_t)n, smp.has_t ? smp.t_ms : t->t_ms, smp.v);
-        if (smp.has_t)
-            continue; /* Prometheus leaves these out of staleness */
-        int r = series_seen(t, s->scratch, (size_t)n);
+        int r = series_seen(t, s->scratch, (size_t)n, !smp.has_t);
         if (r < 0)
             err = why(errbuf, errlen, "out of memory");
         else
@@ -400,8 +407,7 @@ static void scrape_done(struct scrape_target *t, const char *err, long status, c
      * failure, all of them. */
     series_end(t, err ? 0 : t->iter, t->t_ms);
     double secs = (double)(uv_hrtime() - t->start_ns) / 1e9;
-    double v[NREPORT] = {err ? 0 : 1, secs, (double)total, (double)total,
-                         err ? 0 : (double)added};
+    double v[NREPORT] = {err ? 0 : 1, secs, (double)total, (double)total, err ? 0 : (double)added};
     report(t, t->t_ms, v);
 
     enum scrape_health was = t->health;
@@ -577,8 +583,8 @@ static int target_labels_copy(struct scrape_target *t, const struct scrape_targe
     return 0;
 }
 
-static int check_target(const struct scraper *s, const struct scrape_target_config *tc,
-                        char *err, size_t errlen)
+static int check_target(const struct scraper *s, const struct scrape_target_config *tc, char *err,
+                        size_t errlen)
 {
     char dummy[1];
     if (!err) {
@@ -596,8 +602,9 @@ static int check_target(const struct scraper *s, const struct scrape_target_conf
     }
     unsigned interval = tc->interval_ms ? tc->interval_ms : SCRAPE_INTERVAL_MS;
     if (tc->timeout_ms > interval) {
-        snprintf(err, errlen, "target \"%s\": scrape timeout %u ms is greater than the interval %u ms",
-                 tc->url, tc->timeout_ms, interval);
+        snprintf(err, errlen,
+                 "target \"%s\": scrape timeout %u ms is greater than the interval %u ms", tc->url,
+                 tc->timeout_ms, interval);
         return -EINVAL;
     }
     if (tc->nlabels + 1 > SCRAPE_MAX_TARGET_LABELS) {
@@ -609,10 +616,10 @@ static int check_target(const struct scraper *s, const struct scrape_target_conf
         const struct prom_label *l = &tc->labels[i];
         if (!l->name || !l->value || !textparse_label_name_ok(l->name) ||
             !strncmp(l->name, "__", 2) ||
-            strlen(l->name) > (s->cfg.parse.max_name_len ? s->cfg.parse.max_name_len
-                                                         : TEXTPARSE_MAX_NAME_LEN)) {
-            snprintf(err, errlen, "target \"%s\": \"%s\" is not a label name for a target",
-                     tc->url, l->name ? l->name : "");
+            strlen(l->name) >
+                (s->cfg.parse.max_name_len ? s->cfg.parse.max_name_len : TEXTPARSE_MAX_NAME_LEN)) {
+            snprintf(err, errlen, "target \"%s\": \"%s\" is not a label name for a target", tc->url,
+                     l->name ? l->name : "");
             return -EINVAL;
         }
         if (label_get(tc->labels, i, l->name)) {
@@ -723,8 +730,8 @@ int scraper_init(struct scraper *s, uv_loop_t *loop, struct fetcher *f,
     /* A sample's labels with the target's and their "exported_" copies; a
      * copy's name grows by one "exported_" per label it could clash with. */
     s->scratch_cap = max_labels + 2 * SCRAPE_MAX_TARGET_LABELS;
-    s->names_cap = SCRAPE_MAX_TARGET_LABELS *
-                   (max_name + (sizeof(EXPORTED) - 1) * (s->scratch_cap + 1) + 1);
+    s->names_cap =
+        SCRAPE_MAX_TARGET_LABELS * (max_name + (sizeof(EXPORTED) - 1) * (s->scratch_cap + 1) + 1);
     s->scratch = calloc(s->scratch_cap, sizeof(*s->scratch));
     s->names = malloc(s->names_cap);
     if (!s->scratch || !s->names) {

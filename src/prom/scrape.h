@@ -35,8 +35,8 @@
 
 #define SCRAPE_MAX_TARGETS 1024
 #define SCRAPE_MAX_TARGET_LABELS 32
-#define SCRAPE_MAX_SERIES 100000       /* per target */
-#define SCRAPE_MAX_BODY (16u << 20)    /* bytes of one response */
+#define SCRAPE_MAX_SERIES 100000    /* per target */
+#define SCRAPE_MAX_BODY (16u << 20) /* bytes of one response */
 #define SCRAPE_INTERVAL_MS 1000
 
 /* Where samples go. */
@@ -84,11 +84,11 @@ struct scrape_target_status {
     size_t nlabels;
     unsigned interval_ms, timeout_ms;
     enum scrape_health health;
-    int64_t last_scrape_ms;  /* start of the last finished scrape; 0 before the first */
+    int64_t last_scrape_ms; /* start of the last finished scrape; 0 before the first */
     double last_duration_s;
-    const char *last_error;  /* "" after a scrape that went well */
-    size_t last_samples;     /* scrape_samples_scraped of the last scrape */
-    size_t series;           /* series remembered for staleness */
+    const char *last_error; /* "" after a scrape that went well */
+    size_t last_samples;    /* scrape_samples_scraped of the last scrape */
+    size_t series;          /* series remembered for staleness */
     unsigned long long scrapes_total, failures_total, sink_errors_total;
 };
 
