@@ -414,9 +414,11 @@ static int read_labels(struct textparse *p, const struct entry *e, size_t *ppos,
         pos = skip_blanks(p, pos + 1);
         if (at(p, pos) != '"')
             return expected(p, e->line, "a label value", pos);
-        const char *value = NULL;
+        const char *value = "";
         int err = read_label_value(p, e, &pos, lname, &value);
-        if (!err)
+        /* An empty value is no label: Prometheus drops it when storing,
+         * before it looks for repeated names. */
+        if (!err && *value)
             err = add_label(p, e, n, lname, value);
         if (err)
             return err;
@@ -633,6 +635,11 @@ int textparse_next(struct textparse *p, struct textparse_sample *out)
             end = pos;
         } else if (c == '#') {
             err = read_hash(p, &e, pos, &end);
+        } else if (is_metric_start(c) && pos > e.start) {
+            /* PromParser takes the blanks for part of the name, which
+             * Prometheus then refuses as invalid. */
+            err =
+                fail(p, -EINVAL, e.line, "invalid metric name: a sample line starts with a blank");
         } else if (is_metric_start(c)) {
             err = read_sample(p, &e, pos, &end, out);
             sample = true;

@@ -9,18 +9,22 @@
  * parse error, and so does the scraper.
  *
  * What Prometheus accepts is accepted, quirks included: metric names with
- * colons, blank and indented lines, label pairs without commas between them
- * and a trailing comma, escapes \\ \" \n in label values (any other
- * backslash pair is kept as written), a raw newline inside a label value,
- * values in Go's float syntax (Inf, NaN, 1e3, .5; no hex, no '_'), integer
- * millisecond timestamps, a last line without a newline, "# HELP" and
- * "# TYPE" lines (the type is recorded; an unknown type is an error) and
- * comments. What it rejects is rejected: "\r\n" line ends, invalid names,
- * an unknown type, label values that are not UTF-8. Unlike Prometheus, a
- * repeated label name is a parse error here (Prometheus fails the scrape
- * later, when appending), as is a NUL byte inside a label value (Prometheus
- * keeps it; a C string cannot). Limits, each its own error: bytes per line,
- * labels per series, name and label value length, samples per body. */
+ * colons, blank lines and indented comments, label pairs without commas
+ * between them and a trailing comma, escapes \\ \" \n in label values (any
+ * other backslash pair is kept as written), a raw newline inside a label
+ * value, values in Go's float syntax (Inf, NaN, 1e3, .5; no hex, no '_'),
+ * integer millisecond timestamps, a last line without a newline, "# HELP"
+ * and "# TYPE" lines (the type is recorded; an unknown type is an error)
+ * and comments. What it rejects is rejected, here or where Prometheus
+ * fails the scrape later: "\r\n" line ends, invalid names, an indented
+ * sample line (its blanks end up in its name), an unknown type, label
+ * values that are not UTF-8, a label name given twice. A label with an
+ * empty value is left out, as Prometheus stores none. Unlike Prometheus, a
+ * NUL byte inside a label value is an error (Prometheus keeps it; a C
+ * string cannot). Limits, each its own error: bytes per line, labels per
+ * series, name and label value length, samples per body.
+ * tests/prom/crosscheck_prometheus.py checks the verdicts against
+ * Prometheus 2.42 itself. */
 #ifndef EBB_PROM_TEXTPARSE_H
 #define EBB_PROM_TEXTPARSE_H
 

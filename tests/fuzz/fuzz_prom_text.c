@@ -33,6 +33,7 @@ static void check_sample(const struct textparse_sample *s, const struct textpars
         const struct prom_label *l = &s->labels[i];
         if (i > 0)
             FUZZ_CHECK(strcmp(s->labels[i - 1].name, l->name) < 0);
+        FUZZ_CHECK(l->value[0] != '\0'); /* an empty value is no label */
         FUZZ_CHECK(strlen(l->value) <= lim->max_value_len);
         FUZZ_CHECK(textparse_utf8_ok(l->value, strlen(l->value)));
         if (!strcmp(l->name, "__name__")) {
