@@ -103,7 +103,8 @@ struct fixture {
     struct scraper scraper;
     struct record *rec;
     size_t nrec;
-    int ups; /* "up" samples recorded */
+    int ups;                            /* "up" samples recorded */
+    struct scrape_target *remove_on_up; /* removed by the sink, from inside the scrape */
     bool scraper_closed, fetcher_closed;
 };
 
@@ -137,8 +138,14 @@ static int sink_append(void *ud, const struct prom_label *labels, size_t n, int6
     snprintf(r->series + o, sizeof(r->series) - o, "}");
     r->t = t_ms;
     r->v = v;
-    if (!strcmp(name, "up"))
+    if (!strcmp(name, "up")) {
         f->ups++;
+        if (f->remove_on_up) {
+            struct scrape_target *t = f->remove_on_up;
+            f->remove_on_up = NULL;
+            scrape_target_remove(t);
+        }
+    }
     return 0;
 }
 
@@ -240,6 +247,20 @@ static void teardown(struct fixture *f)
 
 static void on_wake(uv_timer_t *t)
 {
+}
+
+/* Runs the loop for ms milliseconds. */
+static void run_for(struct fixture *f, int ms)
+{
+    uv_timer_t wake;
+    uv_timer_init(&f->loop, &wake);
+    uv_timer_start(&wake, on_wake, 10, 10);
+    uv_update_time(&f->loop);
+    uint64_t end = uv_now(&f->loop) + (uint64_t)ms;
+    while (uv_now(&f->loop) < end)
+        uv_run(&f->loop, UV_RUN_ONCE);
+    uv_close((uv_handle_t *)&wake, NULL);
+    uv_run(&f->loop, UV_RUN_NOWAIT);
 }
 
 /* Runs the loop until f->ups reaches want; fails after max_ms. */
@@ -586,6 +607,26 @@ static void removal_ends_every_series(void **state)
     teardown(f);
 }
 
+static void removed_from_inside_its_scrape(void **state)
+{
+    struct fixture *f = setup(NULL);
+    set_page(f, "/metrics", 200, "a 1\n");
+    f->remove_on_up = add(f, "/metrics", 100, 0, target_labels, 2);
+    run_until_ups(f, 1, 3000);
+    /* The scrape finishes its report, then the removal ends everything:
+     * a and the five report series, after the scrape. */
+    assert_int_equal(f->nrec, 1 + 5 + 6);
+    int64_t t = f->rec[0].t;
+    for (size_t i = 6; i < f->nrec; i++)
+        assert_true(prom_is_stale_nan(f->rec[i].v) && f->rec[i].t > t);
+    struct status_capture c;
+    status_of(f, &c);
+    assert_int_equal(c.n, 0);
+    run_for(f, 250); /* no more scrapes */
+    assert_int_equal(f->nrec, 12);
+    teardown(f);
+}
+
 static void remove_while_in_flight(void **state)
 {
     struct fixture *f = setup(NULL);
@@ -664,6 +705,7 @@ int main(void)
         cmocka_unit_test(huge_body_is_an_error),
         cmocka_unit_test(sample_limit),
         cmocka_unit_test(removal_ends_every_series),
+        cmocka_unit_test(removed_from_inside_its_scrape),
         cmocka_unit_test(remove_while_in_flight),
         cmocka_unit_test(add_checks_its_arguments),
     };
