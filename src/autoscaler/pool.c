@@ -33,6 +33,7 @@
 
 #define PORT_MAX 65535
 #define URL_MAX 40
+#define PROBE_REPORT_EVERY 10 /* failed probes of a starting replica per info line */
 
 struct replica {
     int32_t index, port;
@@ -254,6 +255,10 @@ static void on_probe_done(struct probe *pr, enum probe_result res, const char *d
             r->successes = 0;
             r->failures++;
             log_debug("replica \"%s-%d\": readiness probe failed: %s", dname(m), r->index, detail);
+            if (r->state == POOL_STARTING && r->failures % PROBE_REPORT_EVERY == 0)
+                log_info("replica \"%s-%d\" is still not ready after %.0f s: %d probes failed, the "
+                         "last with %s",
+                         dname(m), r->index, wall_time() - r->started_at, r->failures, detail);
             if (r->state == POOL_READY && r->failures >= cp->failure_threshold)
                 replica_set_unready(m, r, detail);
         }
