@@ -82,10 +82,11 @@ static void noop_timer(uv_timer_t *t)
 {
 }
 
-/* One loop iteration, at most about 10 ms. */
+/* One loop iteration, at most about 10 ms: the tick timer repeats (a
+ * one-shot timer could fire before the poll when the loop's clock lags, and
+ * the poll would then wait for the next signal). */
 static void pump(struct fx *f)
 {
-    uv_timer_start(&f->tick, noop_timer, 10, 0);
     uv_run(&f->loop, UV_RUN_ONCE);
 }
 
@@ -237,6 +238,7 @@ static int setup(void **state)
     assert_non_null(f);
     assert_int_equal(uv_loop_init(&f->loop), 0);
     uv_timer_init(&f->loop, &f->tick);
+    uv_timer_start(&f->tick, noop_timer, 10, 10);
     snprintf(f->dir, sizeof f->dir, "/tmp/ebb-pool-XXXXXX");
     assert_non_null(mkdtemp(f->dir));
     snprintf(f->logs, sizeof f->logs, "%s/logs/nested", f->dir); /* mkdir -p */
@@ -650,6 +652,77 @@ static void bad_working_dir_is_logged(void **state)
     assert_true(log_has(f, 0, "cannot change to the working directory: no such file"));
 }
 
+/* A starting victim serves nothing: it is stopped at once, with no drain
+ * (even with an on_draining hook) and no on_unready (it never was ready). */
+static void starting_victim_is_stopped_without_drain(void **state)
+{
+    struct fx *f = *state;
+    static const char *const argv[] = {"sleep", "30", NULL};
+    f->d.readiness.set = true; /* nothing listens: never ready */
+    f->hooks.on_draining = on_draining;
+    start(f, argv);
+    assert_int_equal(pool_scale(&f->pool, 1), 0);
+    pump_ms(f, 200);
+    assert_true(in_state(f, 0, POOL_STARTING));
+    assert_int_equal(pool_scale(&f->pool, 0), 0);
+    assert_true(in_state(f, 0, POOL_TERMINATING));
+    assert_int_equal(pool_status_replicas(&f->pool), 0);
+    WAIT_UNTIL(f, !replica(f, 0, NULL), 3000);
+    assert_int_equal(f->draining[0], 0);
+    assert_int_equal(f->unready[0], 0);
+    assert_int_equal(f->ready[0], 0);
+}
+
+static void stop_from_hook(struct pool *p, const struct pool_replica_info *r, void *ud)
+{
+    struct fx *f = ud;
+    f->ready[r->index]++;
+    pool_scale(p, 0);
+    pool_stop(p, on_stopped);
+    assert_int_equal(pool_scale(p, 3), -EINVAL);
+}
+
+/* Hooks may call the pool, pool_stop included, from inside a callback. */
+static void hook_may_stop_the_pool(void **state)
+{
+    struct fx *f = *state;
+    static const char *const argv[] = {"sleep", "30", NULL};
+    f->hooks.on_ready = stop_from_hook;
+    start(f, argv);
+    assert_int_equal(pool_scale(&f->pool, 2), 0);
+    WAIT_UNTIL(f, f->stopped, 5000);
+    assert_int_equal(f->ready[0] + f->ready[1], 1); /* no hook after pool_stop */
+    pool_release(&f->pool);
+    f->inited = false;
+}
+
+static void on_spawned_exit(uv_process_t *proc, int64_t status, int sig)
+{
+    *(int64_t *)proc->data = status;
+    uv_close((uv_handle_t *)proc, NULL);
+}
+
+/* The pool reaps only its own children: uv_spawn's exit callbacks on the
+ * same loop keep working beside it. */
+static void uv_spawn_still_works_beside_the_pool(void **state)
+{
+    struct fx *f = *state;
+    static const char *const argv[] = {"sh", "-c", "sleep 0.2; exit 1", NULL};
+    char *args[] = {"sh", "-c", "sleep 0.1; exit 7", NULL};
+    f->o.backoff_initial_s = 30;
+    start(f, argv);
+    assert_int_equal(pool_scale(&f->pool, 1), 0);
+    uv_process_t proc;
+    int64_t status = -1;
+    uv_process_options_t o = {.exit_cb = on_spawned_exit, .file = "sh", .args = args};
+    proc.data = &status;
+    assert_int_equal(uv_spawn(&f->loop, &proc, &o), 0);
+    WAIT_UNTIL(f, status == 7 && in_state(f, 0, POOL_BACKOFF), 5000);
+    struct pool_replica_info i;
+    assert_true(replica(f, 0, &i));
+    assert_int_equal(i.exit_code, 1);
+}
+
 /* Limits and the errors people read. */
 static void limits_and_errors(void **state)
 {
@@ -810,8 +883,13 @@ int main(int argc, char **argv)
         T(stop_reaps_everything),
         T(exec_failure_is_logged_and_backs_off),
         T(bad_working_dir_is_logged),
+        T(starting_victim_is_stopped_without_drain),
+        T(hook_may_stop_the_pool),
+        T(uv_spawn_still_works_beside_the_pool),
         T(limits_and_errors),
         T(no_orphans_when_the_owner_is_killed),
     };
+    if (getenv("POOL_TEST_FILTER")) /* one test by name, when debugging */
+        cmocka_set_test_filter(getenv("POOL_TEST_FILTER"));
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
