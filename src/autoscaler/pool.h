@@ -88,7 +88,7 @@ struct pool_options {
     const char *log_dir;      /* overrides the deployment's; NULL: the deployment's */
     double backoff_initial_s; /* 1 */
     double backoff_max_s;     /* 300 */
-    double backoff_reset_s; /* 600: a replica that ran this long restarts after backoff_initial_s */
+    double backoff_reset_s;   /* 600: ran this long, the next back-off is the initial one */
 };
 
 void pool_options_defaults(struct pool_options *o);
