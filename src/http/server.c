@@ -8,6 +8,7 @@
 #include "http/server.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -136,6 +137,16 @@ void http_server_config_defaults(struct http_server_config *cfg)
     cfg->send_timeout_ms = 60000;
     cfg->max_connections = 10000;
     cfg->server_header = NULL;
+}
+
+unsigned http_server_max_connections(long nofile, unsigned fds_per_connection)
+{
+    if (fds_per_connection == 0)
+        fds_per_connection = 1;
+    long n = (nofile - HTTP_FD_RESERVE) / (long)fds_per_connection;
+    if (n < 1)
+        return 1;
+    return n > (long)UINT_MAX ? UINT_MAX : (unsigned)n;
 }
 
 const char *http_status_reason(int status)

@@ -48,6 +48,8 @@ struct router_config {
     double client_read_timeout;    /* seconds a client may take to send a whole request */
     double client_keepalive_timeout; /* seconds an idle client connection is kept */
     double client_send_timeout;    /* seconds a client may take no response bytes */
+    unsigned max_connections;      /* client connections at once; 0: the HTTP server's default.
+                                    * ebb router derives it from the open-files limit */
 };
 
 void router_config_defaults(struct router_config *cfg);
