@@ -404,7 +404,7 @@ static void send_probe(struct rbackend *rb, bool scrape)
     char req[512];
     int n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nhost: %s:%d\r\nuser-agent: ebb-router\r\n\r\n",
                      scrape ? "/metrics" : "/health", rb->b.host, rb->b.port);
-    pr->conn = upstream_send(&rb->pool, req, (size_t)n, &probe_callbacks, pr, 5000);
+    pr->conn = upstream_send(&rb->pool, req, (size_t)n, NULL, 0, &probe_callbacks, pr, 5000);
     if (!pr->conn) {
         buf_release(&pr->body);
         free(pr);

@@ -106,6 +106,8 @@ struct router {
     struct router_metrics metrics;
     struct rreq *reqs;          /* live proxied requests */
     unsigned nreqs;
+    struct rreq *spare_reqs;    /* finished ones kept for reuse (no malloc per request) */
+    unsigned nspare;
     uv_timer_t hold_timer, health_timer, stats_timer, grace_timer;
     bool handles_ready;
     bool stopping;

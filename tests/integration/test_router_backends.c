@@ -98,7 +98,7 @@ static void send_stream(struct exchange *x, int max_tokens)
                      "POST /v1/completions HTTP/1.1\r\nhost: r\r\ncontent-type: application/json\r\n"
                      "content-length: %d\r\n\r\n%s",
                      n, body);
-    assert_non_null(upstream_send(&F->client, req, (size_t)m, &xcb, x, 0));
+    assert_non_null(upstream_send(&F->client, req, (size_t)m, NULL, 0, &xcb, x, 0));
 }
 
 static void on_drained(struct router *r, struct backend *b, void *ud)
