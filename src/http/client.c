@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "base/log.h"
 
@@ -27,6 +28,7 @@ struct upstream_conn {
     struct http_parser parser;
     struct buf out;          /* request bytes the socket did not take at once */
     size_t wlen;             /* bytes of out in the uv_write in flight */
+    int connect_err;         /* a libuv error uv_tcp_connect returned at once */
     enum uconn_state state;
     int open_handles;
     bool reused;             /* taken from the pool: a failure may be a stale connection */
@@ -52,6 +54,7 @@ const char *upstream_error_name(enum upstream_error e)
     case UPSTREAM_HEADER_TIMEOUT: return "header_timeout";
     case UPSTREAM_RESET: return "reset";
     case UPSTREAM_PROTOCOL: return "protocol";
+    case UPSTREAM_LOCAL: return "local";
     }
     return "unknown";
 }
@@ -150,9 +153,32 @@ static void on_header_timeout(uv_timer_t *t)
     conn_fail(c, UPSTREAM_HEADER_TIMEOUT);
 }
 
+/* Errors of ours, not the backend's: out of descriptors, memory or local
+ * ports. A backend is not marked down for them. */
+static bool is_local_error(int err)
+{
+    return err == UV_EMFILE || err == UV_ENFILE || err == UV_ENOBUFS || err == UV_ENOMEM ||
+           err == UV_EADDRNOTAVAIL;
+}
+
+static enum upstream_error connect_error(int err)
+{
+    if (!is_local_error(err))
+        return UPSTREAM_CONNECT;
+    /* Like accept failures, these come in bursts: log once a second. */
+    static time_t last;
+    time_t now = time(NULL);
+    if (now != last)
+        log_warn("cannot open an upstream connection: %s (a local limit, not the backend's)",
+                 uv_strerror(err));
+    last = now;
+    return UPSTREAM_LOCAL;
+}
+
 static void on_connect_timeout(uv_timer_t *t)
 {
-    conn_fail(t->data, UPSTREAM_CONNECT);
+    struct upstream_conn *c = t->data;
+    conn_fail(c, c->connect_err ? connect_error(c->connect_err) : UPSTREAM_CONNECT);
 }
 
 static void conn_to_pool(struct upstream_conn *c)
@@ -352,7 +378,7 @@ static void on_connected(uv_connect_t *req, int status)
     if (c->state == UC_CLOSING)
         return;
     if (status < 0) {
-        conn_fail(c, UPSTREAM_CONNECT);
+        conn_fail(c, connect_error(status));
         return;
     }
     uv_tcp_nodelay(&c->tcp, 1);
@@ -419,6 +445,7 @@ struct upstream_conn *upstream_send(struct upstream_pool *p, const char *head, s
     if (err) {
         /* Report asynchronously-equivalent: the caller gets the connection
          * and its on_done runs from the timer on the next loop turn. */
+        c->connect_err = err;
         uv_timer_start(&c->timer, on_connect_timeout, 0, 0);
         return c;
     }

@@ -27,7 +27,10 @@ enum upstream_error {
     UPSTREAM_HEADER_TIMEOUT, /* no response head in time */
     UPSTREAM_RESET,          /* the connection failed after the request was sent */
     UPSTREAM_PROTOCOL,       /* the response was not valid HTTP */
+    UPSTREAM_LOCAL,          /* no connection could be opened here (open files, memory, local
+                              * ports): not the backend's fault; nothing was sent */
 };
+#define UPSTREAM_ERROR_KINDS (UPSTREAM_LOCAL + 1)
 
 const char *upstream_error_name(enum upstream_error e);
 

@@ -419,6 +419,16 @@ static void on_up_done(void *ud, enum upstream_error err)
         rreq_free(q);
         return;
     }
+    if (err == UPSTREAM_LOCAL) {
+        /* Out of descriptors or memory here: another backend would fail the
+         * same way, and this one is not at fault (it stays READY). */
+        router_send_error(q->http, 503, q->request_id, RETRY_AFTER,
+                          "Upstream %s failed: local (the router could not open a connection: "
+                          "too many open files or out of memory); try again later",
+                          rb->b.url);
+        rreq_free(q);
+        return;
+    }
     bool nothing_sent = err == UPSTREAM_CONNECT || err == UPSTREAM_STALE;
     if (nothing_sent && q->attempts < MAX_ATTEMPTS) {
         /* Nothing reached the engine: safe to send elsewhere. A stale pooled

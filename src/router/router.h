@@ -71,14 +71,14 @@ struct rbackend {
     /* vllm:request_latency_seconds{status="success"|"error"} */
     struct prom_histogram latency[2];
     uint64_t latency_cells[2][16];
-    unsigned long long errors[6];       /* by enum upstream_error */
+    unsigned long long errors[UPSTREAM_ERROR_KINDS]; /* by enum upstream_error */
 };
 
 struct router_metrics {
     struct prom_histogram hold_seconds;
     uint64_t hold_cells[16];
     unsigned long long retries_total;
-    unsigned long long upstream_errors[6]; /* by enum upstream_error */
+    unsigned long long upstream_errors[UPSTREAM_ERROR_KINDS]; /* by enum upstream_error */
     /* vllm:num_incoming_requests_total{model}: a bounded table of the model
      * names clients asked for; past it, they count as model="other". */
     char *incoming_models[ROUTER_MAX_KNOWN_MODELS];
