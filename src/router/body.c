@@ -93,8 +93,7 @@ static void copy_model(char out[256], const char *s, size_t len)
     out[n] = '\0';
 }
 
-static const struct alias *alias_of(const struct alias *aliases, size_t naliases,
-                                    const char *model)
+static const struct alias *alias_of(const struct alias *aliases, size_t naliases, const char *model)
 {
     for (size_t i = 0; i < naliases; i++) {
         if (strcmp(model, aliases[i].alias) == 0)
@@ -124,7 +123,8 @@ enum route_body_status route_body_parse_full(const char *data, size_t len,
         if (a) {
             /* production-stack re-serializes the body after a rewrite too. */
             copy_model(out->model, a->model, strlen(a->model));
-            char *text = cJSON_SetValuestring(model, a->model) ? cJSON_PrintUnformatted(root) : NULL;
+            char *text =
+                cJSON_SetValuestring(model, a->model) ? cJSON_PrintUnformatted(root) : NULL;
             if (!text || buf_append_str(forward, text))
                 st = BODY_TOO_LARGE;
             out->rewritten = true;
@@ -273,8 +273,8 @@ static bool scan_container(struct scan *s, int depth, const char **model, size_t
             if (model && plain && klen == 5 && memcmp(key, "model", 5) == 0) {
                 const char *v;
                 size_t vlen;
-                if (*model || s->p >= s->end || *s->p != '"' || !scan_string(s, &v, &vlen, &plain) ||
-                    !plain || vlen == 0 || vlen > 255)
+                if (*model || s->p >= s->end || *s->p != '"' ||
+                    !scan_string(s, &v, &vlen, &plain) || !plain || vlen == 0 || vlen > 255)
                     return false; /* a repeated "model", or one cJSON must read */
                 *model = v;
                 *model_len = vlen;

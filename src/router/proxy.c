@@ -199,10 +199,10 @@ static bool header_in(const char *name, size_t len, const struct header_name *se
 }
 
 static const struct header_name hop_by_hop[] = {
-    HEADER_NAME("host"),       HEADER_NAME("connection"), HEADER_NAME("keep-alive"),
+    HEADER_NAME("host"),           HEADER_NAME("connection"),        HEADER_NAME("keep-alive"),
     HEADER_NAME("proxy-connection"), HEADER_NAME("transfer-encoding"),
-    HEADER_NAME("content-length"), HEADER_NAME("upgrade"), HEADER_NAME("te"),
-    HEADER_NAME("trailer"),    HEADER_NAME("x-request-id"), HEADER_NAME("expect"),
+    HEADER_NAME("content-length"), HEADER_NAME("upgrade"),           HEADER_NAME("te"),
+    HEADER_NAME("trailer"),        HEADER_NAME("x-request-id"),      HEADER_NAME("expect"),
 };
 
 /* Appends "name: value\r\n". Heads are built from known pieces, not with

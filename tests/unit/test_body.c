@@ -143,12 +143,14 @@ static const struct {
     {"slow: bytes after the object (cJSON ignores them)", "{\"model\":\"m\"} x", false, "m"},
     {"slow: a form feed is not JSON whitespace", "{\"model\":\"m\"}\f", false, "m"},
     {"slow: a leading zero cJSON reads", "{\"model\":\"m\",\"n\":01}", false, "m"},
-    {"slow: a number past 32 characters", "{\"model\":\"m\",\"n\":1234567890123456789012345678901234567890}",
-     false, "m"},
+    {"slow: a number past 32 characters",
+     "{\"model\":\"m\",\"n\":1234567890123456789012345678901234567890}", false, "m"},
     {"slow: a trailing comma", "{\"model\":\"m\",}", false, ""},
     {"slow: truncated", "{\"model\":\"m\"", false, ""},
     {"slow: an array", "[{\"model\":\"m\"}]", false, ""},
-    {"slow: nesting past 32", "{\"model\":\"m\",\"d\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}",
+    {"slow: nesting past 32",
+     "{\"model\":\"m\",\"d\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1"
+     "]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}",
      false, "m"},
     {"slow: a byte order mark", "\xef\xbb\xbf{\"model\":\"m\"}", false, "m"},
 };
