@@ -404,7 +404,7 @@ static void send_probe(struct rbackend *rb, bool scrape)
     char req[512];
     int n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nhost: %s:%d\r\nuser-agent: ebb-router\r\n\r\n",
                      scrape ? "/metrics" : "/health", rb->b.host, rb->b.port);
-    pr->conn = upstream_send(&rb->pool, req, (size_t)n, &probe_callbacks, pr, 5000);
+    pr->conn = upstream_send(&rb->pool, req, (size_t)n, NULL, 0, &probe_callbacks, pr, 5000);
     if (!pr->conn) {
         buf_release(&pr->body);
         free(pr);
@@ -484,6 +484,8 @@ int router_init(struct router *r, uv_loop_t *loop, const struct router_config *c
     hc.read_timeout_ms = (unsigned)(cfg->client_read_timeout * 1000);
     hc.keepalive_timeout_ms = (unsigned)(cfg->client_keepalive_timeout * 1000);
     hc.send_timeout_ms = (unsigned)(cfg->client_send_timeout * 1000);
+    if (cfg->max_connections)
+        hc.max_connections = cfg->max_connections;
     http_server_init(&r->http, loop, &hc, router_handle, r);
     uv_timer_init(loop, &r->hold_timer);
     uv_timer_init(loop, &r->health_timer);
