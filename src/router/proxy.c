@@ -576,22 +576,7 @@ static void on_client_abort(struct http_req *req)
 
 static void count_incoming(struct router *r, const char *model)
 {
-    struct router_metrics *m = &r->metrics;
-    for (size_t i = 0; i < m->nincoming; i++) {
-        if (strcmp(m->incoming_models[i], model) == 0) {
-            m->incoming[i]++;
-            return;
-        }
-    }
-    if (m->nincoming < ROUTER_MAX_KNOWN_MODELS) {
-        char *copy = strdup(model);
-        if (copy) {
-            m->incoming_models[m->nincoming] = copy;
-            m->incoming[m->nincoming++]++;
-            return;
-        }
-    }
-    m->incoming[ROUTER_MAX_KNOWN_MODELS]++; /* model="other" */
+    r->metrics.incoming[router_incoming_slot(r, model)]++;
 }
 
 /* Reads model (after alias rewrite) and the session key from the body

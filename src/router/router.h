@@ -146,6 +146,9 @@ void router_backend_ready(struct router *r, struct rbackend *rb);
 void router_handle(struct http_req *req, void *ud);
 void router_dispatch_held(struct router *r, const char *model);
 int router_known_model(const struct router *r, const char *model);
+/* The model's cell in metrics.incoming (created at 0 when new); past the
+ * table's bound, the "other" cell. */
+size_t router_incoming_slot(struct router *r, const char *model);
 void router_send_error(struct http_req *req, int status, const char *request_id,
                        const char *retry_after, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
