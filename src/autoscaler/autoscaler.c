@@ -421,7 +421,7 @@ int autoscaler_start(struct autoscaler *as)
         log_info("scaledobject %s/%s: scaling %s %s every %ds (HPA %s every %.0fs), min %d max %d",
                  so_ns(o), o->spec.name, o->spec.target_kind, o->spec.target_name,
                  o->spec.polling_interval, o->hpa.name, as->opts.hpa_sync_period,
-                 o->hpa.min_replicas, o->hpa.max_replicas);
+                 so_min_replicas(&o->spec), o->hpa.max_replicas);
     }
     as->started = true;
     return 0;

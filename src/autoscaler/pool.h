@@ -48,27 +48,36 @@ const char *pool_replica_state_name(enum pool_replica_state s);
 struct pool_replica_info {
     int32_t index;
     int32_t port;
-    pid_t pid;                   /* 0 while in back-off */
+    pid_t pid; /* 0 while in back-off */
     enum pool_replica_state state;
-    const char *url;             /* "http://127.0.0.1:<port>" */
+    const char *url; /* "http://127.0.0.1:<port>" */
     const char *model;
-    double started_at;           /* unix seconds of the last start */
-    double ready_at;             /* unix seconds, 0 when not ready */
-    int32_t restarts;
+    double started_at;   /* unix seconds of the last start */
+    double ready_at;     /* unix seconds, 0 when not ready */
+    int32_t restarts;    /* starts after the first (crash restarts) */
+    int32_t exit_code;   /* of the last exit: its code, -1 when none or signalled */
+    int32_t exit_signal; /* of the last exit: the signal that ended it, 0 when none */
 };
 
 struct pool;
 
-/* All optional. Hooks run on the loop thread and may call pool_* functions. */
+/* All optional. Hooks run on the loop thread, from the pool's own libuv
+ * callbacks (never from inside a pool_* call), and may call pool_*
+ * functions, pool_stop included — except in_flight, which must only answer.
+ * Every on_ready is followed by exactly one on_unready (unless pool_stop
+ * comes first: no hook runs after it); on_draining, when it comes, is in
+ * between. */
 struct pool_hooks {
     void (*on_ready)(struct pool *p, const struct pool_replica_info *r, void *ud);
     /* The replica stopped being usable: it exited, was killed, or failed
-     * readiness (failureThreshold in a row) after having been ready. */
+     * readiness (failureThreshold in a row) after having been ready. A
+     * drained replica gets it when its process has been reaped. */
     void (*on_unready)(struct pool *p, const struct pool_replica_info *r, void *ud);
     /* The replica was chosen for scale-down: stop sending it requests and
      * call pool_replica_drained when its last one ends. */
     void (*on_draining)(struct pool *p, const struct pool_replica_info *r, void *ud);
-    /* Requests in flight on a replica, for the victim choice. */
+    /* Requests in flight on a replica, for the victim choice. Called during
+     * pool_scale; must not call pool functions. */
     unsigned (*in_flight)(struct pool *p, const struct pool_replica_info *r, void *ud);
     /* Any change in the counts below (for status and the autoscaler). */
     void (*on_changed)(struct pool *p, void *ud);
@@ -76,9 +85,10 @@ struct pool_hooks {
 };
 
 struct pool_options {
-    const char *log_dir;  /* overrides the deployment's; NULL: the deployment's */
+    const char *log_dir;      /* overrides the deployment's; NULL: the deployment's */
     double backoff_initial_s; /* 1 */
     double backoff_max_s;     /* 300 */
+    double backoff_reset_s;   /* 600: ran this long, the next back-off is the initial one */
 };
 
 void pool_options_defaults(struct pool_options *o);
@@ -98,9 +108,12 @@ int pool_init(struct pool *p, uv_loop_t *loop, const struct cfg_deployment *d,
               const struct pool_options *o, const struct pool_hooks *hooks, char *err,
               size_t errlen);
 
-/* Sets the wanted replica count (spec.replicas), 0..POOL_REPLICAS_MAX:
- * starts replicas at the lowest free indexes, or drains victims. 0 or
- * -EINVAL (out of range, stopping). */
+/* Sets the wanted replica count (spec.replicas), 0..POOL_REPLICAS_MAX
+ * (and no port past 65535): starts replicas at the lowest free indexes
+ * (an index stays taken until its terminating replica is reaped), or
+ * drains victims: not-ready replicas first, then the fewest in_flight,
+ * then the most recently ready, the most restarted, the highest index.
+ * Calls no hook. 0 or -EINVAL (out of range, stopping). */
 int pool_scale(struct pool *p, int32_t replicas);
 
 /* The owner's report that a draining replica has no request left: it is
@@ -113,12 +126,13 @@ int32_t pool_status_replicas(const struct pool *p); /* replicas not terminating 
 int32_t pool_ready_replicas(const struct pool *p);  /* of those, ready */
 
 /* Calls fn for every replica (terminating ones included), by index. */
-void pool_foreach(const struct pool *p,
-                  void (*fn)(const struct pool_replica_info *r, void *arg), void *arg);
+void pool_foreach(const struct pool *p, void (*fn)(const struct pool_replica_info *r, void *arg),
+                  void *arg);
 
 /* Terminates every replica (SIGTERM to its group, SIGKILL after the grace
  * period), without draining, reaps them, closes every handle, then calls
- * on_stopped (possibly at once). No hook runs after this. */
+ * on_stopped: from a close callback, or at once when the pool never
+ * started anything. No hook runs after this. Twice: the second does nothing. */
 void pool_stop(struct pool *p, void (*on_stopped)(struct pool *p));
 
 /* Frees what the pool holds; only before pool_init's first pool_scale or

@@ -51,7 +51,7 @@ int buf_reserve(struct buf *b, size_t extra)
     return 0;
 }
 
-int buf_append(struct buf *b, const void *data, size_t len)
+int buf_append_slow(struct buf *b, const void *data, size_t len)
 {
     int err = buf_reserve(b, len);
     if (err)
@@ -66,6 +66,17 @@ int buf_append(struct buf *b, const void *data, size_t len)
 int buf_append_str(struct buf *b, const char *s)
 {
     return buf_append(b, s, strlen(s));
+}
+
+int buf_append_uint(struct buf *b, unsigned long long v)
+{
+    char tmp[24];
+    size_t n = sizeof(tmp);
+    do {
+        tmp[--n] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    return buf_append(b, tmp + n, sizeof(tmp) - n);
 }
 
 int buf_vappendf(struct buf *b, const char *fmt, va_list ap)

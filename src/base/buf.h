@@ -9,6 +9,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <string.h>
 
 struct buf {
     char *data;   /* NULL until the first append; data[len] == '\0' after that */
@@ -28,8 +29,24 @@ void buf_reset(struct buf *b);
 
 /* Makes room for extra more bytes. 0, -ENOBUFS past the limit, or -ENOMEM. */
 int buf_reserve(struct buf *b, size_t extra);
-int buf_append(struct buf *b, const void *data, size_t len);
+/* Appends len bytes. 0, -ENOBUFS past the limit (nothing is appended), or
+ * -ENOMEM. Inline for the common case, room already there: heads are built
+ * from many small pieces. */
+int buf_append_slow(struct buf *b, const void *data, size_t len);
+static inline int buf_append(struct buf *b, const void *data, size_t len)
+{
+    if (b->len <= b->limit && len <= b->limit - b->len && len < b->cap - b->len) {
+        if (len)
+            memcpy(b->data + b->len, data, len);
+        b->len += len;
+        b->data[b->len] = '\0';
+        return 0;
+    }
+    return buf_append_slow(b, data, len);
+}
 int buf_append_str(struct buf *b, const char *s);
+/* Appends v in decimal: what "%llu" gives, without printf's cost on hot paths. */
+int buf_append_uint(struct buf *b, unsigned long long v);
 int buf_appendf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int buf_vappendf(struct buf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 /* Appends s (len bytes) as a quoted JSON string, escaping what JSON requires. */

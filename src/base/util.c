@@ -106,7 +106,17 @@ void uuid4(char out[37])
     random_hex(hex, 16);
     hex[12] = '4';
     hex[16] = "89ab"[hex[16] % 4];
-    snprintf(out, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12, hex + 16, hex + 20);
+    /* 8-4-4-4-12 (one is made per proxied request without an id: no printf) */
+    memcpy(out, hex, 8);
+    out[8] = '-';
+    memcpy(out + 9, hex + 8, 4);
+    out[13] = '-';
+    memcpy(out + 14, hex + 12, 4);
+    out[18] = '-';
+    memcpy(out + 19, hex + 16, 4);
+    out[23] = '-';
+    memcpy(out + 24, hex + 20, 12);
+    out[36] = '\0';
 }
 
 bool mem_eq_nocase(const char *s, size_t len, const char *lit)

@@ -129,7 +129,7 @@ int cmd_engine(int argc, char **argv)
     log_set_name("engine");
 
     signal(SIGPIPE, SIG_IGN);
-    raise_fd_limit();
+    cfg.max_connections = http_server_max_connections(raise_fd_limit(), 1);
     struct engine_cmd *c = calloc(1, sizeof(*c));
     if (!c) {
         fprintf(stderr, "ebb engine: out of memory\n");

@@ -128,7 +128,8 @@ int cmd_router(int argc, char **argv)
     }
 
     signal(SIGPIPE, SIG_IGN);
-    raise_fd_limit();
+    /* Each client may need an upstream connection too: two descriptors. */
+    cfg.max_connections = http_server_max_connections(raise_fd_limit(), 2);
     struct router_cmd *c = calloc(1, sizeof(*c));
     if (!c)
         return 1;

@@ -155,6 +155,8 @@ int engine_init(struct engine *e, uv_loop_t *loop, const struct engine_config *c
     hc.host = c->host;
     hc.port = c->port;
     hc.max_body_bytes = (size_t)c->max_body_mib * 1024 * 1024;
+    if (c->max_connections)
+        hc.max_connections = c->max_connections;
     http_server_init(&e->http, loop, &hc, engine_handle, e);
 
     uv_timer_init(loop, &e->step_timer);

@@ -45,6 +45,8 @@ struct engine_config {
     const char *error_format;      /* "v1" (vLLM >= 0.10.1) or "legacy" */
     const char *vllm_version;      /* what /version reports */
     int max_body_mib;
+    unsigned max_connections;      /* client connections at once; 0: the HTTP server's default.
+                                    * ebb engine derives it from the open-files limit */
     bool enable_request_id_headers;
 };
 

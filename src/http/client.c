@@ -8,9 +8,11 @@
 
 #include <errno.h>
 #include <netdb.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "base/log.h"
 
@@ -24,7 +26,9 @@ struct upstream_conn {
     struct upstream_pool *pool;
     struct upstream_conn *next_idle;
     struct http_parser parser;
-    struct buf out;          /* the request being written */
+    struct buf out;          /* request bytes the socket did not take at once */
+    size_t wlen;             /* bytes of out in the uv_write in flight */
+    int connect_err;         /* a libuv error uv_tcp_connect returned at once */
     enum uconn_state state;
     int open_handles;
     bool reused;             /* taken from the pool: a failure may be a stale connection */
@@ -50,6 +54,7 @@ const char *upstream_error_name(enum upstream_error e)
     case UPSTREAM_HEADER_TIMEOUT: return "header_timeout";
     case UPSTREAM_RESET: return "reset";
     case UPSTREAM_PROTOCOL: return "protocol";
+    case UPSTREAM_LOCAL: return "local";
     }
     return "unknown";
 }
@@ -148,9 +153,32 @@ static void on_header_timeout(uv_timer_t *t)
     conn_fail(c, UPSTREAM_HEADER_TIMEOUT);
 }
 
+/* Errors of ours, not the backend's: out of descriptors, memory or local
+ * ports. A backend is not marked down for them. */
+static bool is_local_error(int err)
+{
+    return err == UV_EMFILE || err == UV_ENFILE || err == UV_ENOBUFS || err == UV_ENOMEM ||
+           err == UV_EADDRNOTAVAIL;
+}
+
+static enum upstream_error connect_error(int err)
+{
+    if (!is_local_error(err))
+        return UPSTREAM_CONNECT;
+    /* Like accept failures, these come in bursts: log once a second. */
+    static time_t last;
+    time_t now = time(NULL);
+    if (now != last)
+        log_warn("cannot open an upstream connection: %s (a local limit, not the backend's)",
+                 uv_strerror(err));
+    last = now;
+    return UPSTREAM_LOCAL;
+}
+
 static void on_connect_timeout(uv_timer_t *t)
 {
-    conn_fail(t->data, UPSTREAM_CONNECT);
+    struct upstream_conn *c = t->data;
+    conn_fail(c, c->connect_err ? connect_error(c->connect_err) : UPSTREAM_CONNECT);
 }
 
 static void conn_to_pool(struct upstream_conn *c)
@@ -220,7 +248,9 @@ static void conn_feed(struct upstream_conn *c, const char *data, size_t len)
          * are a protocol error (we never pipeline). */
         const struct upstream_callbacks *cb = c->cb;
         void *ud = c->ud;
-        bool reuse = c->parser.keep_alive && used == len;
+        /* An answer that came before the whole request was written (an
+         * early error) leaves the connection unusable. */
+        bool reuse = c->parser.keep_alive && used == len && !c->write_pending && !c->out.len;
         if (reuse)
             conn_to_pool(c);
         else
@@ -267,31 +297,75 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
     conn_feed(c, b->base, (size_t)nread);
 }
 
+static int conn_write_out(struct upstream_conn *c);
+
 static void on_written(uv_write_t *w, int status)
 {
     struct upstream_conn *c = w->data;
     c->write_pending = false;
     if (c->state == UC_CLOSING)
         return;
-    buf_reset(&c->out);
-    if (status < 0)
+    buf_consume(&c->out, c->wlen);
+    c->wlen = 0;
+    if (status < 0) {
+        conn_fail(c, c->reused && !c->got_bytes ? UPSTREAM_STALE : UPSTREAM_RESET);
+        return;
+    }
+    if (c->out.len && conn_write_out(c) < 0)
         conn_fail(c, c->reused && !c->got_bytes ? UPSTREAM_STALE : UPSTREAM_RESET);
 }
 
-static void conn_start_exchange(struct upstream_conn *c)
+/* Starts a uv_write of what c->out holds (one at a time). */
+static int conn_write_out(struct upstream_conn *c)
+{
+    if (c->write_pending || !c->out.len)
+        return 0;
+    uv_buf_t b = uv_buf_init(c->out.data, (unsigned)c->out.len);
+    int err = uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &b, 1, on_written);
+    if (err)
+        return err;
+    c->wlen = c->out.len;
+    c->write_pending = true;
+    return 0;
+}
+
+/* Writes bufs (the request, or c->out itself when from_out) with
+ * uv_try_write — usually all of it, with no copy and no epoll_ctl — and
+ * queues what the socket did not take in c->out for a uv_write. */
+static int conn_write(struct upstream_conn *c, const uv_buf_t *bufs, unsigned n, bool from_out)
+{
+    size_t done = 0;
+    if (!c->write_pending) {
+        int w = uv_try_write((uv_stream_t *)&c->tcp, bufs, n);
+        if (w < 0 && w != UV_EAGAIN)
+            return w;
+        done = w > 0 ? (size_t)w : 0;
+    }
+    if (from_out) {
+        buf_consume(&c->out, done);
+    } else {
+        for (unsigned i = 0; i < n; i++) {
+            size_t skip = done < bufs[i].len ? done : bufs[i].len;
+            done -= skip;
+            if (buf_append(&c->out, bufs[i].base + skip, bufs[i].len - skip))
+                return UV_ENOBUFS;
+        }
+    }
+    return conn_write_out(c);
+}
+
+static void conn_start_exchange(struct upstream_conn *c, const uv_buf_t *bufs, unsigned n,
+                                bool from_out)
 {
     c->state = UC_BUSY;
     if (!c->reading && !c->paused) {
         uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
         c->reading = true;
     }
-    uv_buf_t b = uv_buf_init(c->out.data, (unsigned)c->out.len);
-    int err = uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &b, 1, on_written);
-    if (err) {
+    if (conn_write(c, bufs, n, from_out) < 0) {
         conn_fail(c, c->reused ? UPSTREAM_STALE : UPSTREAM_RESET);
         return;
     }
-    c->write_pending = true;
     if (c->header_timeout_ms)
         uv_timer_start(&c->timer, on_header_timeout, c->header_timeout_ms, 0);
     else
@@ -304,11 +378,12 @@ static void on_connected(uv_connect_t *req, int status)
     if (c->state == UC_CLOSING)
         return;
     if (status < 0) {
-        conn_fail(c, UPSTREAM_CONNECT);
+        conn_fail(c, connect_error(status));
         return;
     }
     uv_tcp_nodelay(&c->tcp, 1);
-    conn_start_exchange(c);
+    uv_buf_t b = uv_buf_init(c->out.data, (unsigned)c->out.len);
+    conn_start_exchange(c, &b, 1, true);
 }
 
 static struct upstream_conn *conn_new(struct upstream_pool *p)
@@ -332,7 +407,8 @@ static struct upstream_conn *conn_new(struct upstream_pool *p)
     return c;
 }
 
-struct upstream_conn *upstream_send(struct upstream_pool *p, const char *req, size_t len,
+struct upstream_conn *upstream_send(struct upstream_pool *p, const char *head, size_t head_len,
+                                    const char *body, size_t body_len,
                                     const struct upstream_callbacks *cb, void *ud,
                                     unsigned header_timeout_ms)
 {
@@ -351,13 +427,17 @@ struct upstream_conn *upstream_send(struct upstream_pool *p, const char *req, si
     c->cb = cb;
     c->ud = ud;
     c->header_timeout_ms = header_timeout_ms;
-    if (buf_append(&c->out, req, len)) {
+    if (c->reused) {
+        /* libuv takes char *; the bytes are only read. */
+        uv_buf_t bufs[2] = {uv_buf_init((char *)(uintptr_t)head, (unsigned)head_len),
+                            uv_buf_init((char *)(uintptr_t)body, (unsigned)body_len)};
+        conn_start_exchange(c, bufs, body_len ? 2 : 1, false);
+        return c;
+    }
+    /* Connecting: the request waits in out. */
+    if (buf_append(&c->out, head, head_len) || buf_append(&c->out, body, body_len)) {
         conn_close(c);
         return NULL;
-    }
-    if (c->reused) {
-        conn_start_exchange(c);
-        return c;
     }
     c->state = UC_CONNECTING;
     int err = uv_tcp_connect(&c->connect_req, &c->tcp, (const struct sockaddr *)&p->addr,
@@ -365,6 +445,7 @@ struct upstream_conn *upstream_send(struct upstream_pool *p, const char *req, si
     if (err) {
         /* Report asynchronously-equivalent: the caller gets the connection
          * and its on_done runs from the timer on the next loop turn. */
+        c->connect_err = err;
         uv_timer_start(&c->timer, on_connect_timeout, 0, 0);
         return c;
     }

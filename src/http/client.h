@@ -27,7 +27,10 @@ enum upstream_error {
     UPSTREAM_HEADER_TIMEOUT, /* no response head in time */
     UPSTREAM_RESET,          /* the connection failed after the request was sent */
     UPSTREAM_PROTOCOL,       /* the response was not valid HTTP */
+    UPSTREAM_LOCAL,          /* no connection could be opened here (open files, memory, local
+                              * ports): not the backend's fault; nothing was sent */
 };
+#define UPSTREAM_ERROR_KINDS (UPSTREAM_LOCAL + 1)
 
 const char *upstream_error_name(enum upstream_error e);
 
@@ -68,11 +71,14 @@ int upstream_pool_init(struct upstream_pool *p, uv_loop_t *loop, const char *hos
  * 0 (possibly at once); after it the pool's memory may be freed. */
 void upstream_pool_close(struct upstream_pool *p, void (*on_closed)(struct upstream_pool *p));
 
-/* Sends req (len bytes: head and body) and returns the exchange's
- * connection, or NULL if the pool is closing or memory ran out (on_done is
- * not called then). header_timeout_ms bounds the wait for the response head
- * (0: none). */
-struct upstream_conn *upstream_send(struct upstream_pool *p, const char *req, size_t len,
+/* Sends a request — head (head_len bytes) then body (body_len bytes, may
+ * be 0) — and returns the exchange's connection, or NULL if the pool is
+ * closing or memory ran out (on_done is not called then). The bytes are
+ * only read during the call: on a pooled connection as much as the socket
+ * takes goes out at once, and only the rest is copied. header_timeout_ms
+ * bounds the wait for the response head (0: none). */
+struct upstream_conn *upstream_send(struct upstream_pool *p, const char *head, size_t head_len,
+                                    const char *body, size_t body_len,
                                     const struct upstream_callbacks *cb, void *ud,
                                     unsigned header_timeout_ms);
 /* Stops / restarts reading the response (back-pressure). */

@@ -65,6 +65,13 @@ static int on_header_field(llhttp_t *ll, const char *at, size_t len)
         /* A new header starts: the previous callback ended a value. */
         if (p->nheaders >= HTTP_MAX_HEADERS)
             return fail(p, 431, "too many header fields");
+        if (p->nheaders == HTTP_INLINE_HEADERS && p->headers == p->inline_headers) {
+            struct http_header_span *many = malloc(HTTP_MAX_HEADERS * sizeof(*many));
+            if (!many)
+                return fail(p, 500, "out of memory");
+            memcpy(many, p->inline_headers, sizeof(p->inline_headers));
+            p->headers = many;
+        }
         struct http_header_span *h = &p->headers[p->nheaders++];
         h->name.off = (uint32_t)p->head.len;
         h->name.len = 0;
@@ -233,6 +240,7 @@ int http_parser_init(struct http_parser *p, bool is_response, size_t max_head, s
     ll->data = p;
     p->ll = ll;
     p->is_response = is_response;
+    p->headers = p->inline_headers;
     buf_init(&p->head, max_head);
     buf_init(&p->body, max_body);
     reset_message(p);
@@ -243,6 +251,9 @@ void http_parser_release(struct http_parser *p)
 {
     free(p->ll);
     p->ll = NULL;
+    if (p->headers != p->inline_headers)
+        free(p->headers);
+    p->headers = p->inline_headers;
     buf_release(&p->head);
     buf_release(&p->body);
 }

@@ -8,6 +8,7 @@
 #include "http/server.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -136,6 +137,16 @@ void http_server_config_defaults(struct http_server_config *cfg)
     cfg->send_timeout_ms = 60000;
     cfg->max_connections = 10000;
     cfg->server_header = NULL;
+}
+
+unsigned http_server_max_connections(long nofile, unsigned fds_per_connection)
+{
+    if (fds_per_connection == 0)
+        fds_per_connection = 1;
+    long n = (nofile - HTTP_FD_RESERVE) / (long)fds_per_connection;
+    if (n < 1)
+        return 1;
+    return n > (long)UINT_MAX ? UINT_MAX : (unsigned)n;
 }
 
 const char *http_status_reason(int status)
@@ -376,34 +387,66 @@ static void conn_flush(struct http_conn *c)
     }
 }
 
-static void format_date(char *out, size_t n)
+/* The Date header's value, formatted once a second. */
+static const char *current_date(size_t *len)
 {
     static time_t cached_at;
     static char cached[40];
+    static size_t cached_len;
     time_t now = time(NULL);
-    if (now != cached_at) {
+    if (now != cached_at || !cached_len) {
         struct tm tm;
         gmtime_r(&now, &tm);
-        strftime(cached, sizeof(cached), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+        cached_len = strftime(cached, sizeof(cached), "%a, %d %b %Y %H:%M:%S GMT", &tm);
         cached_at = now;
     }
-    snprintf(out, n, "%s", cached);
+    *len = cached_len;
+    return cached;
 }
 
+/* Appends "name: value\r\n" (name includes its ": "). */
+static int append_field(struct buf *o, const char *name, size_t name_len, const char *value)
+{
+    int err = buf_append(o, name, name_len);
+    if (!err)
+        err = buf_append_str(o, value);
+    if (!err)
+        err = buf_append(o, "\r\n", 2);
+    return err;
+}
+
+/* The response head. Every response passes here, so it is built from
+ * known pieces rather than with printf. */
 static int append_head(struct http_conn *c, int status, const char *content_type,
                        const char *extra_headers, long long content_length)
 {
-    char date[40];
-    format_date(date, sizeof(date));
+    size_t date_len;
+    const char *date = current_date(&date_len);
     struct buf *o = &c->out;
-    int err = buf_appendf(o, "HTTP/1.1 %d %s\r\ndate: %s\r\n", status, http_status_reason(status),
-                          date);
+    int err = buf_append(o, "HTTP/1.1 ", 9);
+    if (!err)
+        err = buf_append_uint(o, status > 0 ? (unsigned)status : 0);
+    if (!err)
+        err = buf_append(o, " ", 1);
+    if (!err)
+        err = buf_append_str(o, http_status_reason(status));
+    if (!err)
+        err = buf_append(o, "\r\ndate: ", 8);
+    if (!err)
+        err = buf_append(o, date, date_len);
+    if (!err)
+        err = buf_append(o, "\r\n", 2);
     if (!err && c->server->cfg.server_header)
-        err = buf_appendf(o, "server: %s\r\n", c->server->cfg.server_header);
+        err = append_field(o, "server: ", 8, c->server->cfg.server_header);
     if (!err && content_type)
-        err = buf_appendf(o, "content-type: %s\r\n", content_type);
-    if (!err && content_length >= 0)
-        err = buf_appendf(o, "content-length: %lld\r\n", content_length);
+        err = append_field(o, "content-type: ", 14, content_type);
+    if (!err && content_length >= 0) {
+        err = buf_append(o, "content-length: ", 16);
+        if (!err)
+            err = buf_append_uint(o, (unsigned long long)content_length);
+        if (!err)
+            err = buf_append(o, "\r\n", 2);
+    }
     if (!err && content_length == -1)
         err = buf_append_str(o, "transfer-encoding: chunked\r\n");
     if (!err && c->close_after)

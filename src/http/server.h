@@ -49,7 +49,9 @@ struct http_server_config {
     unsigned keepalive_timeout_ms; /* idle time allowed between requests */
     unsigned read_timeout_ms;      /* deadline to receive a whole request, from its first byte */
     unsigned send_timeout_ms;      /* a client that takes no response bytes this long is dropped */
-    unsigned max_connections;      /* beyond this, new connections are closed at once */
+    unsigned max_connections;      /* beyond this, new connections are closed at once; daemons
+                                    * derive it from the open-files limit
+                                    * (http_server_max_connections) */
     const char *server_header;     /* value of "server:", or NULL for none */
 };
 
@@ -57,6 +59,17 @@ struct http_server_config {
  * (uvicorn's), 30 s read deadline, 60 s send timeout (nginx's), 10000
  * connections. */
 void http_server_config_defaults(struct http_server_config *cfg);
+
+/* Descriptors kept out of the connection budget: stdio, the listener, the
+ * event loop's own, health probes and stats scrapes, log files. */
+#define HTTP_FD_RESERVE 64
+/* The most client connections a process with nofile open files (its soft
+ * RLIMIT_NOFILE) can hold when each needs fds_per_connection descriptors
+ * (the router: 2, a client and its upstream; the engine: 1), after
+ * HTTP_FD_RESERVE: (nofile - reserve) / fds_per_connection, at least 1.
+ * Past it a connection would fail for want of a descriptor somewhere
+ * worse (an upstream socket() mid-request); refusing it at accept is clear. */
+unsigned http_server_max_connections(long nofile, unsigned fds_per_connection);
 
 struct http_server {
     uv_loop_t *loop;

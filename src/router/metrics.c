@@ -129,7 +129,7 @@ static int write_errors(struct router *r, struct buf *out)
                           "Total number of request errors");
     struct buf l = BUF_INIT(2048);
     for (struct rbackend *rb = r->backends; rb && !err; rb = rb->next) {
-        for (int k = UPSTREAM_CONNECT; k <= UPSTREAM_PROTOCOL && !err; k++) {
+        for (int k = UPSTREAM_CONNECT; k < UPSTREAM_ERROR_KINDS && !err; k++) {
             if (!rb->errors[k])
                 continue;
             buf_reset(&l);
@@ -181,7 +181,7 @@ static int write_ebb(struct router *r, struct buf *out)
     if (!err)
         err = prom_family(out, "ebb_router_upstream_errors_total", "counter",
                           "Upstream failures by kind.");
-    for (int k = UPSTREAM_CONNECT; k <= UPSTREAM_PROTOCOL && !err; k++) {
+    for (int k = UPSTREAM_CONNECT; k < UPSTREAM_ERROR_KINDS && !err; k++) {
         buf_reset(&l);
         label(&l, "kind", upstream_error_name((enum upstream_error)k));
         err = prom_sample(out, "ebb_router_upstream_errors_total", l.data,

@@ -17,6 +17,9 @@
 #define BACKLOG_HIGH (256 * 1024)
 #define MAX_ATTEMPTS 3
 #define RETRY_AFTER "5"
+/* Finished requests kept for reuse, and the buffer size they may keep. */
+#define SPARE_REQS 64
+#define SPARE_KEEP_BYTES (16 * 1024)
 
 struct rreq {
     struct router *router;
@@ -28,8 +31,11 @@ struct rreq {
     char session[256];
     size_t session_len;
     struct buf prompt;         /* prefixaware: the prompt text, up to what the index looks at */
-    struct buf body;           /* what goes upstream (the client's bytes, or re-serialized after an alias rewrite) */
-    struct buf upreq;          /* the upstream request of the current attempt */
+    struct buf body;           /* the body re-serialized after an alias rewrite */
+    const char *fwd;           /* the body that goes upstream: the client's bytes (valid until
+                                * the response ends) or body */
+    size_t fwd_len;
+    struct buf upreq;          /* the head of the upstream request of the current attempt */
     struct rbackend *backend;  /* of the current attempt */
     struct rbackend *forced;   /* engine-control requests name their backend */
     struct rbackend *failed;   /* excluded when retrying */
@@ -85,16 +91,37 @@ static void rreq_unlink(struct rreq *q)
     r->nreqs--;
 }
 
+/* A buffer a spare request keeps: its memory unless it grew large. */
+static void spare_buf(struct buf *b)
+{
+    if (b->cap > SPARE_KEEP_BYTES)
+        buf_release(b);
+    else
+        buf_reset(b);
+}
+
+/* Ends the request's life: it leaves the live list and is kept as a spare
+ * (its buffers with it) or freed. */
 static void rreq_free(struct rreq *q)
 {
+    struct router *r = q->router;
     if (q->held.queue)
-        hold_remove(&q->router->hold, &q->held);
+        hold_remove(&r->hold, &q->held);
     if (q->http) {
         q->http->on_abort = NULL;
         q->http->on_drain = NULL;
         q->http->data = NULL;
     }
     rreq_unlink(q);
+    if (r->nspare < SPARE_REQS && !r->stopping) {
+        spare_buf(&q->body);
+        spare_buf(&q->upreq);
+        spare_buf(&q->prompt);
+        q->next = r->spare_reqs;
+        r->spare_reqs = q;
+        r->nspare++;
+        return;
+    }
     buf_release(&q->body);
     buf_release(&q->upreq);
     buf_release(&q->prompt);
@@ -109,6 +136,15 @@ void rreq_free_all(struct router *r)
             upstream_abort(q->up);
         rreq_free(q);
     }
+    while (r->spare_reqs) {
+        struct rreq *q = r->spare_reqs;
+        r->spare_reqs = q->next;
+        buf_release(&q->body);
+        buf_release(&q->upreq);
+        buf_release(&q->prompt);
+        free(q);
+    }
+    r->nspare = 0;
 }
 
 /* The request's attempt on its backend is over: update the backend's load
@@ -147,43 +183,81 @@ static void count_qps(struct router *r, struct rbackend *rb)
     rb->requests_total++;
 }
 
-static const char *const hop_by_hop[] = {
-    "host", "connection", "keep-alive", "proxy-connection", "transfer-encoding", "content-length",
-    "upgrade", "te", "trailer", "x-request-id", "expect",
+struct header_name {
+    const char *name;
+    size_t len;
 };
+#define HEADER_NAME(s) {s, sizeof(s) - 1}
 
-static bool is_hop_by_hop(const char *name, size_t len)
+static bool header_in(const char *name, size_t len, const struct header_name *set, size_t n)
 {
-    for (size_t i = 0; i < ARRAY_SIZE(hop_by_hop); i++) {
-        if (mem_eq_nocase(name, len, hop_by_hop[i]))
+    for (size_t i = 0; i < n; i++) {
+        if (set[i].len == len && strncasecmp(name, set[i].name, len) == 0)
             return true;
     }
     return false;
 }
 
-/* The upstream request: request line, Host, the client's end-to-end
- * headers, X-Request-Id and Content-Length, then the body byte for byte. */
+static const struct header_name hop_by_hop[] = {
+    HEADER_NAME("host"),           HEADER_NAME("connection"),        HEADER_NAME("keep-alive"),
+    HEADER_NAME("proxy-connection"), HEADER_NAME("transfer-encoding"),
+    HEADER_NAME("content-length"), HEADER_NAME("upgrade"),           HEADER_NAME("te"),
+    HEADER_NAME("trailer"),        HEADER_NAME("x-request-id"),      HEADER_NAME("expect"),
+};
+
+/* Appends "name: value\r\n". Heads are built from known pieces, not with
+ * printf: this runs for every header of every request and response. */
+static int append_header(struct buf *o, const char *name, size_t name_len, const char *value,
+                         size_t value_len)
+{
+    int err = buf_append(o, name, name_len);
+    if (!err)
+        err = buf_append(o, ": ", 2);
+    if (!err)
+        err = buf_append(o, value, value_len);
+    if (!err)
+        err = buf_append(o, "\r\n", 2);
+    return err;
+}
+
+/* The upstream request's head: request line, Host, the client's end-to-end
+ * headers, X-Request-Id and Content-Length. The body follows it byte for
+ * byte (q->fwd). */
 static int build_upstream_request(struct rreq *q, struct rbackend *rb)
 {
     const struct http_parser *m = q->http->msg;
-    const char *target = m->head.data + m->url.off;
     struct buf *o = &q->upreq;
     buf_reset(o);
-    int err = buf_appendf(o, "%s %.*s HTTP/1.1\r\nhost: %s:%d\r\n", m->method_name,
-                          (int)m->url.len, target, rb->b.host, rb->b.port);
+    int err = buf_append_str(o, m->method_name);
+    if (!err)
+        err = buf_append(o, " ", 1);
+    if (!err)
+        err = buf_append(o, m->head.data + m->url.off, m->url.len);
+    if (!err)
+        err = buf_append(o, " HTTP/1.1\r\nhost: ", 17);
+    if (!err)
+        err = buf_append_str(o, rb->b.host);
+    if (!err)
+        err = buf_append(o, ":", 1);
+    if (!err)
+        err = buf_append_uint(o, (unsigned)rb->b.port);
+    if (!err)
+        err = buf_append(o, "\r\n", 2);
     for (unsigned i = 0; i < m->nheaders && !err; i++) {
         const struct http_header_span *h = &m->headers[i];
         const char *name = m->head.data + h->name.off;
-        if (is_hop_by_hop(name, h->name.len))
+        if (header_in(name, h->name.len, hop_by_hop, ARRAY_SIZE(hop_by_hop)))
             continue;
-        err = buf_appendf(o, "%.*s: %.*s\r\n", (int)h->name.len, name, (int)h->value.len,
-                          m->head.data + h->value.off);
+        err = append_header(o, name, h->name.len, m->head.data + h->value.off, h->value.len);
     }
     if (!err)
-        err = buf_appendf(o, "x-request-id: %s\r\ncontent-length: %zu\r\n\r\n", q->request_id,
-                          q->body.len);
-    if (!err && q->body.len)
-        err = buf_append(o, q->body.data, q->body.len);
+        err = append_header(o, "x-request-id", 12, q->request_id, strlen(q->request_id));
+    if (!err)
+        err = buf_append(o, "content-length: ", 16);
+    if (!err)
+        err = buf_append_uint(o, q->fwd_len);
+    if (!err)
+        err = buf_append(o, "\r\n\r\n", 4);
     return err;
 }
 
@@ -257,25 +331,25 @@ static void on_up_head(void *ud, const struct http_parser *resp)
     const char *ctype = http_parser_header(resp, "content-type");
     q->is_sse = ctype && strncasecmp(ctype, "text/event-stream", 17) == 0;
     /* production-stack passes upstream headers on, minus these (PS#998). */
-    static const char *const drop[] = {"content-length", "transfer-encoding", "connection",
-                                       "keep-alive", "server", "date", "content-type",
-                                       "x-request-id"};
-    struct buf hdrs = BUF_INIT(64 * 1024);
+    static const struct header_name drop[] = {
+        HEADER_NAME("content-length"), HEADER_NAME("transfer-encoding"), HEADER_NAME("connection"),
+        HEADER_NAME("keep-alive"),     HEADER_NAME("server"),            HEADER_NAME("date"),
+        HEADER_NAME("content-type"),   HEADER_NAME("x-request-id"),
+    };
+    /* The router's scratch buffer: http_stream_start copies the lines
+     * before anything else can use it. */
+    struct buf *hdrs = &q->router->scratch;
+    buf_reset(hdrs);
     for (unsigned i = 0; i < resp->nheaders; i++) {
         const struct http_header_span *h = &resp->headers[i];
         const char *name = resp->head.data + h->name.off;
-        bool skip = false;
-        for (size_t k = 0; k < ARRAY_SIZE(drop) && !skip; k++)
-            skip = mem_eq_nocase(name, h->name.len, drop[k]);
-        if (!skip)
-            buf_appendf(&hdrs, "%.*s: %.*s\r\n", (int)h->name.len, name, (int)h->value.len,
-                        resp->head.data + h->value.off);
+        if (!header_in(name, h->name.len, drop, ARRAY_SIZE(drop)))
+            append_header(hdrs, name, h->name.len, resp->head.data + h->value.off, h->value.len);
     }
-    buf_appendf(&hdrs, "x-request-id: %s\r\n", q->request_id);
+    append_header(hdrs, "x-request-id", 12, q->request_id, strlen(q->request_id));
     q->in_write = true;
-    http_stream_start(q->http, q->status, ctype, hdrs.data);
+    http_stream_start(q->http, q->status, ctype, hdrs->data);
     q->in_write = false;
-    buf_release(&hdrs);
     if (q->aborted)
         rreq_free(q);
 }
@@ -345,6 +419,16 @@ static void on_up_done(void *ud, enum upstream_error err)
         rreq_free(q);
         return;
     }
+    if (err == UPSTREAM_LOCAL) {
+        /* Out of descriptors or memory here: another backend would fail the
+         * same way, and this one is not at fault (it stays READY). */
+        router_send_error(q->http, 503, q->request_id, RETRY_AFTER,
+                          "Upstream %s failed: local (the router could not open a connection: "
+                          "too many open files or out of memory); try again later",
+                          rb->b.url);
+        rreq_free(q);
+        return;
+    }
     bool nothing_sent = err == UPSTREAM_CONNECT || err == UPSTREAM_STALE;
     if (nothing_sent && q->attempts < MAX_ATTEMPTS) {
         /* Nothing reached the engine: safe to send elsewhere. A stale pooled
@@ -389,8 +473,8 @@ static void dispatch(struct rreq *q, struct rbackend *rb)
         rreq_free(q);
         return;
     }
-    q->up = upstream_send(&rb->pool, q->upreq.data, q->upreq.len, &proxy_callbacks, q,
-                          (unsigned)(r->cfg.response_header_timeout * 1000));
+    q->up = upstream_send(&rb->pool, q->upreq.data, q->upreq.len, q->fwd, q->fwd_len,
+                          &proxy_callbacks, q, (unsigned)(r->cfg.response_header_timeout * 1000));
     if (!q->up) {
         attempt_end(q, false);
         router_send_error(q->http, 503, q->request_id, RETRY_AFTER,
@@ -418,7 +502,7 @@ static bool hold_or_refuse(struct rreq *q)
         refuse_unavailable(q, "no ready backend (--on-no-backend=503)");
         return false;
     }
-    int err = hold_push(&r->hold, q->model, &q->held, q->body.len, now_s());
+    int err = hold_push(&r->hold, q->model, &q->held, q->fwd_len, now_s());
     if (err) {
         r->metrics.hold_overflows_total++;
         refuse_unavailable(q, "the hold queue is full");
@@ -492,22 +576,7 @@ static void on_client_abort(struct http_req *req)
 
 static void count_incoming(struct router *r, const char *model)
 {
-    struct router_metrics *m = &r->metrics;
-    for (size_t i = 0; i < m->nincoming; i++) {
-        if (strcmp(m->incoming_models[i], model) == 0) {
-            m->incoming[i]++;
-            return;
-        }
-    }
-    if (m->nincoming < ROUTER_MAX_KNOWN_MODELS) {
-        char *copy = strdup(model);
-        if (copy) {
-            m->incoming_models[m->nincoming] = copy;
-            m->incoming[m->nincoming++]++;
-            return;
-        }
-    }
-    m->incoming[ROUTER_MAX_KNOWN_MODELS]++; /* model="other" */
+    r->metrics.incoming[router_incoming_slot(r, model)]++;
 }
 
 /* Reads model (after alias rewrite) and the session key from the body
@@ -528,7 +597,9 @@ static bool read_body(struct rreq *q)
                           route_body_error(st));
         return false;
     }
-    snprintf(q->model, sizeof(q->model), "%s", rb.model);
+    memcpy(q->model, rb.model, sizeof(q->model));
+    q->fwd = rb.rewritten ? q->body.data : m->body.data;
+    q->fwd_len = rb.rewritten ? q->body.len : m->body.len;
     if (hv) {
         int n = snprintf(q->session, sizeof(q->session), "%s", hv);
         q->session_len = (size_t)n < sizeof(q->session) ? (size_t)n : sizeof(q->session) - 1;
@@ -541,15 +612,27 @@ static bool read_body(struct rreq *q)
 
 static struct rreq *rreq_new(struct router *r, struct http_req *req)
 {
-    struct rreq *q = calloc(1, sizeof(*q));
-    if (!q)
-        return NULL;
+    struct rreq *q = r->spare_reqs;
+    if (q) {
+        /* A spare keeps its buffers' memory; everything else starts over. */
+        r->spare_reqs = q->next;
+        r->nspare--;
+        struct buf body = q->body, upreq = q->upreq, prompt = q->prompt;
+        memset(q, 0, sizeof(*q));
+        q->body = body;
+        q->upreq = upreq;
+        q->prompt = prompt;
+    } else {
+        q = calloc(1, sizeof(*q));
+        if (!q)
+            return NULL;
+        buf_init(&q->prompt, PREFIX_CHUNK * PREFIX_MAX_CHUNKS);
+    }
     q->router = r;
     q->http = req;
     q->t_start = now_s();
-    buf_init(&q->body, r->http.cfg.max_body_bytes + 4096);
-    buf_init(&q->upreq, r->http.cfg.max_body_bytes + 128 * 1024);
-    buf_init(&q->prompt, PREFIX_CHUNK * PREFIX_MAX_CHUNKS);
+    q->body.limit = r->http.cfg.max_body_bytes + 4096;
+    q->upreq.limit = r->http.cfg.max_head_bytes + 64 * 1024;
     const char *rid = http_req_header(req, "x-request-id");
     if (rid && *rid) {
         size_t at = 0;
@@ -584,10 +667,8 @@ void router_proxy(struct router *r, struct http_req *req, struct rbackend *force
     if (forced) {
         q->forced = forced;
         snprintf(q->model, sizeof(q->model), "%s", forced->b.models[0]);
-        if (buf_append(&q->body, req->msg->body.data, req->msg->body.len)) {
-            rreq_free(q);
-            return;
-        }
+        q->fwd = req->msg->body.data;
+        q->fwd_len = req->msg->body.len;
     } else {
         if (!read_body(q)) {
             rreq_free(q);

@@ -134,6 +134,29 @@ int router_known_model(const struct router *r, const char *model)
     return -1;
 }
 
+size_t router_incoming_slot(struct router *r, const char *model)
+{
+    struct router_metrics *m = &r->metrics;
+    for (size_t i = 0; i < m->nincoming; i++) {
+        if (strcmp(m->incoming_models[i], model) == 0)
+            return i;
+    }
+    if (m->nincoming < ROUTER_MAX_KNOWN_MODELS) {
+        char *copy = strdup(model);
+        if (copy) {
+            m->incoming_models[m->nincoming] = copy;
+            m->incoming[m->nincoming] = 0;
+            return m->nincoming++;
+        }
+    }
+    return ROUTER_MAX_KNOWN_MODELS; /* model="other" */
+}
+
+/* A known model's vllm:num_incoming_requests_total series exists from the
+ * start, at 0: then the first request after a scrape is an increase that
+ * rate() sees. production-stack creates the series on the first request,
+ * so a request held at zero replicas (counted once, never retried) would
+ * leave rate() at 0 and the tutorial's keepalive trigger inactive. */
 static void remember_model(struct router *r, const char *model)
 {
     if (router_known_model(r, model) >= 0 || r->nknown == ROUTER_MAX_KNOWN_MODELS)
@@ -141,6 +164,7 @@ static void remember_model(struct router *r, const char *model)
     char *copy = strdup(model);
     if (copy)
         r->known_models[r->nknown++] = copy;
+    router_incoming_slot(r, model);
 }
 
 static int parse_aliases(struct router *r, char *err, size_t errlen)
@@ -404,7 +428,7 @@ static void send_probe(struct rbackend *rb, bool scrape)
     char req[512];
     int n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nhost: %s:%d\r\nuser-agent: ebb-router\r\n\r\n",
                      scrape ? "/metrics" : "/health", rb->b.host, rb->b.port);
-    pr->conn = upstream_send(&rb->pool, req, (size_t)n, &probe_callbacks, pr, 5000);
+    pr->conn = upstream_send(&rb->pool, req, (size_t)n, NULL, 0, &probe_callbacks, pr, 5000);
     if (!pr->conn) {
         buf_release(&pr->body);
         free(pr);
@@ -484,6 +508,8 @@ int router_init(struct router *r, uv_loop_t *loop, const struct router_config *c
     hc.read_timeout_ms = (unsigned)(cfg->client_read_timeout * 1000);
     hc.keepalive_timeout_ms = (unsigned)(cfg->client_keepalive_timeout * 1000);
     hc.send_timeout_ms = (unsigned)(cfg->client_send_timeout * 1000);
+    if (cfg->max_connections)
+        hc.max_connections = cfg->max_connections;
     http_server_init(&r->http, loop, &hc, router_handle, r);
     uv_timer_init(loop, &r->hold_timer);
     uv_timer_init(loop, &r->health_timer);

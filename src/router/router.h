@@ -48,6 +48,8 @@ struct router_config {
     double client_read_timeout;    /* seconds a client may take to send a whole request */
     double client_keepalive_timeout; /* seconds an idle client connection is kept */
     double client_send_timeout;    /* seconds a client may take no response bytes */
+    unsigned max_connections;      /* client connections at once; 0: the HTTP server's default.
+                                    * ebb router derives it from the open-files limit */
 };
 
 void router_config_defaults(struct router_config *cfg);
@@ -69,14 +71,14 @@ struct rbackend {
     /* vllm:request_latency_seconds{status="success"|"error"} */
     struct prom_histogram latency[2];
     uint64_t latency_cells[2][16];
-    unsigned long long errors[6];       /* by enum upstream_error */
+    unsigned long long errors[UPSTREAM_ERROR_KINDS]; /* by enum upstream_error */
 };
 
 struct router_metrics {
     struct prom_histogram hold_seconds;
     uint64_t hold_cells[16];
     unsigned long long retries_total;
-    unsigned long long upstream_errors[6]; /* by enum upstream_error */
+    unsigned long long upstream_errors[UPSTREAM_ERROR_KINDS]; /* by enum upstream_error */
     /* vllm:num_incoming_requests_total{model}: a bounded table of the model
      * names clients asked for; past it, they count as model="other". */
     char *incoming_models[ROUTER_MAX_KNOWN_MODELS];
@@ -104,6 +106,8 @@ struct router {
     struct router_metrics metrics;
     struct rreq *reqs;          /* live proxied requests */
     unsigned nreqs;
+    struct rreq *spare_reqs;    /* finished ones kept for reuse (no malloc per request) */
+    unsigned nspare;
     uv_timer_t hold_timer, health_timer, stats_timer, grace_timer;
     bool handles_ready;
     bool stopping;
@@ -142,6 +146,9 @@ void router_backend_ready(struct router *r, struct rbackend *rb);
 void router_handle(struct http_req *req, void *ud);
 void router_dispatch_held(struct router *r, const char *model);
 int router_known_model(const struct router *r, const char *model);
+/* The model's cell in metrics.incoming (created at 0 when new); past the
+ * table's bound, the "other" cell. */
+size_t router_incoming_slot(struct router *r, const char *model);
 void router_send_error(struct http_req *req, int status, const char *request_id,
                        const char *retry_after, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));

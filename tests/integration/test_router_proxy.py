@@ -19,6 +19,12 @@ e2 = Engine(ebb, "--time-scale", "20")
 r = Router(ebb, [e1.base, e2.base])
 port = r.port
 
+# The configured model's counter is there before any request, at 0, so that
+# rate() sees the first request (a series born at 1 shows no increase).
+m0 = metrics(port)
+check("vllm:num_incoming_requests_total exists at 0 before the first request",
+      m0.get("vllm:num_incoming_requests_total", {}).get(f'model="{MODEL}"') == 0, m0.get("vllm:num_incoming_requests_total"))
+
 # The tutorial's request through the router.
 status, body = post_json(port, "/v1/completions", {"model": MODEL, "prompt": "Once upon a time,", "max_tokens": 10})
 check("completion through the router", status == 200 and body["usage"]["completion_tokens"] == 10, body)

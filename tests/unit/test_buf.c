@@ -27,6 +27,31 @@ static void buf_refuses_past_limit(void **state)
     buf_release(&b);
 }
 
+static void buf_append_uint_is_decimal(void **state)
+{
+    static const struct {
+        const char *name;
+        unsigned long long v;
+        const char *out;
+    } cases[] = {
+        {"zero is one digit", 0, "0"},
+        {"no leading zeros", 426, "426"},
+        {"the largest value", 18446744073709551615ull, "18446744073709551615"},
+    };
+    for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+        struct buf b = BUF_INIT(256);
+        assert_int_equal(buf_append_str(&b, "n="), 0);
+        assert_int_equal(buf_append_uint(&b, cases[i].v), 0);
+        if (strcmp(b.data + 2, cases[i].out) != 0)
+            fail_msg("%s: got %s", cases[i].name, b.data + 2);
+        buf_release(&b);
+    }
+    struct buf small = BUF_INIT(2);
+    assert_int_equal(buf_append_uint(&small, 123), -ENOBUFS); /* all or nothing */
+    assert_int_equal(small.len, 0);
+    buf_release(&small);
+}
+
 static void buf_appendf_long_output(void **state)
 {
     struct buf b = BUF_INIT(4096);
@@ -76,6 +101,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(buf_append_grows_and_terminates),
         cmocka_unit_test(buf_refuses_past_limit),
+        cmocka_unit_test(buf_append_uint_is_decimal),
         cmocka_unit_test(buf_appendf_long_output),
         cmocka_unit_test(buf_json_escapes),
         cmocka_unit_test(buf_consume_moves_rest),

@@ -124,6 +124,30 @@ static void too_many_headers_gives_431(void **state)
     http_parser_release(&p);
 }
 
+static void the_most_headers_are_all_kept(void **state)
+{
+    /* Past the parser's inline room the spans move to the heap: every header
+     * is still there, in the next message too. */
+    struct http_parser p;
+    http_parser_init(&p, false, 1 << 20, 4096);
+    struct buf req = BUF_INIT(8192);
+    buf_append_str(&req, "GET / HTTP/1.1\r\n");
+    for (int i = 0; i < HTTP_MAX_HEADERS; i++)
+        buf_appendf(&req, "H%d: v%d\r\n", i, i);
+    buf_append_str(&req, "\r\n");
+    for (int msg = 0; msg < 2; msg++) {
+        size_t used;
+        assert_int_equal(feed_all(&p, req.data, &used), HTTP_PARSE_COMPLETE);
+        assert_int_equal(p.nheaders, HTTP_MAX_HEADERS);
+        assert_string_equal(http_parser_header(&p, "h0"), "v0");
+        assert_string_equal(http_parser_header(&p, "h16"), "v16");
+        assert_string_equal(http_parser_header(&p, "h99"), "v99");
+        http_parser_next(&p);
+    }
+    http_parser_release(&p);
+    buf_release(&req);
+}
+
 static void chunked_body_over_limit_gives_413(void **state)
 {
     struct http_parser p;
@@ -205,6 +229,7 @@ int main(void)
         cmocka_unit_test(refusals),
         cmocka_unit_test(head_limit_gives_431),
         cmocka_unit_test(too_many_headers_gives_431),
+        cmocka_unit_test(the_most_headers_are_all_kept),
         cmocka_unit_test(chunked_body_over_limit_gives_413),
         cmocka_unit_test(expect_continue_is_noticed),
         cmocka_unit_test(http10_is_not_keep_alive),
