@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "engine/engine.h"
 #include "http/fetch.h"
 #include "http/server.h"
 #include "prom/scrape.h"
@@ -638,6 +639,57 @@ static void remove_while_in_flight(void **state)
     teardown(f);
 }
 
+static bool engine_stopped;
+
+static void on_engine_stopped(struct engine *e)
+{
+    engine_release(e);
+    engine_stopped = true;
+}
+
+/* ebb's own simulated vLLM engine as the target: its whole /metrics body
+ * parses, and its series arrive with the target's labels. */
+static void scrapes_an_ebb_engine(void **state)
+{
+    struct fixture *f = setup(NULL);
+    struct engine *e = calloc(1, sizeof(*e));
+    struct engine_config ec;
+    engine_config_defaults(&ec);
+    ec.host = "127.0.0.1";
+    ec.port = 0;
+    char err[256];
+    assert_int_equal(engine_init(e, &f->loop, &ec, err, sizeof(err)), 0);
+    assert_int_equal(engine_start(e, NULL), 0);
+    run_for(f, 50);
+    struct sockaddr_in addr;
+    int len = sizeof(addr);
+    assert_int_equal(uv_tcp_getsockname(&e->http.listener, (struct sockaddr *)&addr, &len), 0);
+    char url[128];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/metrics", ntohs(addr.sin_port));
+    static const struct prom_label labels[] = {{"job", "vllm"}, {"pod", "vllm-0"}};
+    struct scrape_target_config tc = {url, labels, 2, 200, 0};
+    assert_int_equal(scrape_target_add(&f->scraper, &tc, NULL, err, sizeof(err)), 0);
+    run_until_ups(f, 1, 5000);
+
+    struct status_capture c;
+    status_of(f, &c);
+    assert_string_equal(c.st.last_error, "");
+    assert_int_equal(c.st.health, SCRAPE_UP);
+    assert_true(c.st.last_samples > 100);
+    char want[256];
+    snprintf(want, sizeof(want),
+             "vllm:num_requests_waiting{engine=0,instance=127.0.0.1:%d,job=vllm,"
+             "model_name=meta-llama/Llama-3.1-8B-Instruct,pod=vllm-0}",
+             ntohs(addr.sin_port));
+    assert_true(must(f, want)->v == 0);
+
+    engine_stopped = false;
+    engine_stop(e, on_engine_stopped);
+    teardown(f);
+    assert_true(engine_stopped);
+    free(e);
+}
+
 static void add_checks_its_arguments(void **state)
 {
     struct scrape_config cfg;
@@ -707,6 +759,7 @@ int main(void)
         cmocka_unit_test(removal_ends_every_series),
         cmocka_unit_test(removed_from_inside_its_scrape),
         cmocka_unit_test(remove_while_in_flight),
+        cmocka_unit_test(scrapes_an_ebb_engine),
         cmocka_unit_test(add_checks_its_arguments),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
