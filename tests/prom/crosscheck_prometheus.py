@@ -2,7 +2,7 @@
 """Cross-check of ebb's text-format parser against Debian's Prometheus 2.42:
 every body here (the rules below and the fuzz corpus) is served on loopback
 as a target of its own, one real Prometheus scrapes them all, and a target is
-up exactly when textparse accepts its body.
+up exactly when textparse accepts its body, with as many samples.
 
 Known differences are listed in KNOWN and reported, not failed: ebb refuses a
 NUL byte inside a label value (Prometheus keeps it; a C string cannot), and
@@ -19,6 +19,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 import urllib.request
 
 RULES = [
@@ -34,6 +35,7 @@ RULES = [
     b"# TYPE h histogram\nh_bucket{le=\"0.5\"} 1\nh_bucket{le=\"+Inf\"} 2\nh_sum 3\nh_count 2\n",
     b"x 1\n\0garbage{{{\n", b"# a\0b\nx 1\n", b"x{__meta=\"1\"} 1",
     b"x{a=\"1\"} 1\nx{a=\"1\"} 2\n", b"x 1 0\n", b"x{a=\"\",a=\"1\"} 1\n", b"x{a=\"b\0\"} 1\n",
+    b"#a\0b\nx 1\n", b"# \0b\nx 1\n", b"x 1\n \0y 1\n", b"# HELP x a\0b\nx 1\n", b"x 1 \0\n",
     # rejected
     b"x 1\n  y 1\n", b"\tx 1\n", b"x 1\r\n", b"x 1 5\r\n", b"x 1\n\r\n", b"1x 1\n", b"{a=\"b\"} 1\n", b"x{1a=\"b\"} 1", b"x{a:b=\"c\"} 1",
     b"x{\"a\"=\"b\"} 1", b"x{a=b} 1", b"x{a='b'} 1", b"x{a=\"b} 1", b"x{a=\"b\\\n\"} 1", b"x{a=\"\xff\"} 1",
@@ -110,6 +112,7 @@ def main():
                              f"--storage.tsdb.path={tmp}/data", f"--web.listen-address=127.0.0.1:{prom_port}",
                              "--log.level=error"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     theirs = {}
+    counts = {}
     try:
         deadline = time.time() + 60
         while time.time() < deadline and len(theirs) < len(cases):
@@ -123,6 +126,11 @@ def main():
             for t in doc["data"]["activeTargets"]:
                 if t["health"] in ("up", "down"):
                     theirs[t["scrapePool"]] = (t["health"], t["lastError"])
+        # How many samples each body held, by Prometheus's count.
+        q = urllib.parse.quote("scrape_samples_scraped")
+        with urllib.request.urlopen(f"http://127.0.0.1:{prom_port}/api/v1/query?query={q}", timeout=5) as r:
+            for series in json.load(r)["data"]["result"]:
+                counts[series["metric"]["job"]] = int(float(series["value"][1]))
     finally:
         prom.terminate()
         try:
@@ -144,12 +152,16 @@ def main():
         health, err = theirs[key]
         v = ours[key]
         if (health == "up") == v.startswith("OK"):
+            if health == "up" and counts.get(key) != int(v.split()[1]):
+                print(f"FAIL {name} {body[:80]!r}: prometheus read {counts.get(key)} samples; ebb {v}")
+                failed += 1
+                continue
             agree += 1
             continue
         tag = "KNOWN" if known(body, v) else "FAIL"
         failed += tag == "FAIL"
         print(f"{tag} {name} {body[:80]!r}: prometheus {health} {err!r}; ebb {v}")
-    print(f"{agree} of {len(cases)} bodies: the same verdict as Prometheus 2.42")
+    print(f"{agree} of {len(cases)} bodies: the same verdict (and sample count) as Prometheus 2.42")
     return 1 if failed else 0
 
 
