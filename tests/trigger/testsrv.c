@@ -263,3 +263,15 @@ int tenv_close(struct tenv *e)
         return -1;
     return uv_loop_close(&e->loop);
 }
+
+char *tsrv_mask_seconds(char *s)
+{
+    for (char *p = strstr(s, "(after "); p; p = strstr(p + 1, "(after ")) {
+        char *num = p + 7, *end = num + strspn(num, "0123456789.");
+        if (end > num && strncmp(end, " s)", 3) == 0) {
+            *num = 'N';
+            memmove(num + 1, end, strlen(end) + 1);
+        }
+    }
+    return s;
+}
