@@ -78,7 +78,8 @@ void fetch_cancel(struct fetch *x);
 
 /* Cancels everything in flight (no callback runs; `dropped` does), closes
  * the handles, then calls on_closed (may be NULL) from the loop; after it the
- * fetcher may be freed. May be called from a fetch callback. */
+ * fetcher may be freed. May be called from a fetch callback; does nothing on
+ * a fetcher that is closing or closed (f->impl NULL). */
 void fetcher_close(struct fetcher *f, void (*on_closed)(struct fetcher *f));
 
 #endif

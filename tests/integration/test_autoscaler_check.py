@@ -30,5 +30,10 @@ want = f"{f.name}:13:18: spec.triggers[0].metadata.threshold:"
 check("a bad threshold: exit 1 with file:line:col and the field", r.returncode == 1 and want in r.stderr + r.stdout,
       (r.returncode, r.stderr[-500:]))
 r = subprocess.run([ebb, "autoscaler"], capture_output=True, text=True, timeout=30)
-check("without --check: exit 2 and a clear message", r.returncode == 2 and "--check" in r.stderr)
+check("no file: exit 2 and a clear message", r.returncode == 2 and "no manifest: give -f FILE" in r.stderr, r.stderr)
+# Live, the targets must be LocalDeployments: the tutorial's file alone names
+# a Kubernetes Deployment, so nothing starts and the error says where.
+r = subprocess.run([ebb, "autoscaler", "-f", ex("tutorial", "values-20-keda.yaml")], capture_output=True, text=True, timeout=30)
+check("live without the LocalDeployment: exit 1, scaleTargetRef named, nothing started",
+      r.returncode == 1 and "scaleTargetRef" in r.stderr and "nothing was started" in r.stderr, r.stderr[-800:])
 done()

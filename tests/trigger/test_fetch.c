@@ -115,9 +115,9 @@ static void connection_refused_is_an_error_for_people(void **state)
     tsrv_run_until(&F->env.loop, &F->calls, 1, 5000);
     assert_int_equal(F->got[0].calls, 1);
     char want[256];
-    snprintf(want, sizeof(want), "GET %s: connection refused (after 0.0 s)", url);
-    assert_string_equal(F->got[0].err, want);
-    assert_string_equal(F->got[0].reason, "connection refused (after 0.0 s)");
+    snprintf(want, sizeof(want), "GET %s: connection refused (after N s)", url);
+    assert_string_equal(tsrv_mask_seconds(F->got[0].err), want);
+    assert_string_equal(tsrv_mask_seconds(F->got[0].reason), "connection refused (after N s)");
     assert_int_equal(F->got[0].status, 0);
 }
 
@@ -126,7 +126,7 @@ static void timeout_is_an_error_within_the_timeout(void **state)
     start("/hang", &F->got[0], 300, 1000);
     tsrv_run_until(&F->env.loop, &F->calls, 1, 5000);
     assert_int_equal(F->got[0].calls, 1);
-    assert_non_null(strstr(F->got[0].err, "/hang: timed out (after 0.3 s)"));
+    assert_non_null(strstr(F->got[0].err, "/hang: timed out (after "));
     assert_true(F->got[0].seconds >= 0.29 && F->got[0].seconds < 1.5);
 }
 
@@ -190,6 +190,17 @@ static void cancel_from_a_callback(void **state)
     tsrv_run_for(&F->env.loop, 50);
     assert_int_equal(F->got[0].calls, 1);
     assert_int_equal(F->got[1].calls, 0);
+}
+
+static void cancel_of_itself_in_its_callback_does_nothing(void **state)
+{
+    struct fetch_request rq = {.timeout_ms = 3000, .max_body = 100};
+    char url[128];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/ok", F->env.srv.port);
+    rq.url = url;
+    assert_int_equal(fetch_start(&F->env.f, &rq, on_got_cancel_other, &F->got[0], &F->other), 0);
+    tsrv_run_until(&F->env.loop, &F->calls, 1, 5000);
+    assert_int_equal(F->got[0].calls, 1); /* ASan: freed once, after the callback */
 }
 
 static void close_with_transfers_in_flight_runs_no_callback(void **state)
@@ -299,6 +310,7 @@ int main(void)
         T(many_concurrent_requests_all_complete),
         T(cancel_before_completion_means_no_callback),
         T(cancel_from_a_callback),
+        T(cancel_of_itself_in_its_callback_does_nothing),
         T(close_with_transfers_in_flight_runs_no_callback),
         T(close_from_a_callback),
         T(redirects_are_followed_up_to_10),

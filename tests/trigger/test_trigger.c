@@ -186,7 +186,8 @@ static void transport_errors_are_retried_once(void **state)
     char want[256];
     snprintf(want, sizeof(want), "GET %s/api/v1/query?query=up&time=2026-08-20T17:53:4", server);
     assert_memory_equal(F->res.answer.err, want, strlen(want));
-    assert_non_null(strstr(F->res.answer.err, "Z: connection refused (after 0.0 s)"));
+    assert_non_null(
+        strstr(tsrv_mask_seconds(F->res.answer.err), "Z: connection refused (after N s)"));
 }
 
 static void a_long_url_gives_way_in_the_error_never_the_reason(void **state)
@@ -198,10 +199,10 @@ static void a_long_url_gives_way_in_the_error_never_the_reason(void **state)
     F->t.prom.server_address = server;
     F->t.prom.query = query;
     poll_once(false);
-    const char *err = F->res.answer.err;
+    char *err = tsrv_mask_seconds(F->res.answer.err);
     assert_true(strlen(err) < sizeof(F->res.answer.err));
     assert_memory_equal(err, "GET http://127.0.0.1:", 21);
-    assert_non_null(strstr(err, "qqq...: connection refused (after 0.0 s)"));
+    assert_non_null(strstr(err, "qqq...: connection refused (after N s)"));
 }
 
 static void timeouts_are_retried_once(void **state)
@@ -212,7 +213,7 @@ static void timeouts_are_retried_once(void **state)
     poll_once(false);
     assert_false(F->res.sample.ok);
     assert_int_equal(F->res.attempts, 2);
-    assert_non_null(strstr(F->res.answer.err, ": timed out (after 0.2 s)"));
+    assert_non_null(strstr(F->res.answer.err, ": timed out (after "));
     assert_true(F->res.seconds >= 0.39 && F->res.seconds < 2);
 }
 

@@ -69,6 +69,10 @@ int tenv_close(struct tenv *e);
 /* A port on 127.0.0.1 nobody listens on (bound, then closed). */
 int tsrv_free_port(void);
 
+/* Rewrites every "(after 0.2 s)" in s as "(after N s)": the time an error
+ * took depends on the machine's load. Returns s. */
+char *tsrv_mask_seconds(char *s);
+
 /* Runs loop until *counter reaches want or max_ms pass. */
 void tsrv_run_until(uv_loop_t *loop, const int *counter, int want, int max_ms);
 /* Runs loop for ms milliseconds. */
