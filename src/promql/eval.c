@@ -64,7 +64,7 @@ int pq_vec_check_unique(struct pq_ctx *c, const struct pq_vec *v)
     return 0;
 }
 
-static bool series_matches(const struct store_series *se, const struct pq_node *sel)
+bool pq_series_matches(const struct store_series *se, const struct pq_node *sel)
 {
     for (size_t i = 0; i < sel->nm; i++) {
         const char *v = pq_labels_get(se->labels, se->nlabels, sel->m[i].name);
@@ -82,7 +82,7 @@ static int select_series(struct pq_ctx *c, const struct pq_node *sel, struct sto
     struct store_series **v = NULL;
     for (size_t i = 0; i < c->st->nseries; i++) {
         struct store_series *se = c->st->series[i];
-        if (!series_matches(se, sel))
+        if (!pq_series_matches(se, sel))
             continue;
         if (n == c->lim->max_series)
             return pq_fail(c, PROMQL_ERR_EXEC, "query selects more than %zu series",
