@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,18 +105,6 @@ static int select_series(struct pq_ctx *c, const struct pq_node *sel, struct sto
     return 0;
 }
 
-static int cmp_sample(const void *a, const void *b)
-{
-    const struct pq_sample *x = a, *y = b;
-    return pq_labels_cmp(x->l, x->n, y->l, y->n);
-}
-
-static int cmp_pts(const void *a, const void *b)
-{
-    const struct pq_pts *x = a, *y = b;
-    return pq_labels_cmp(x->l, x->n, y->l, y->n);
-}
-
 static int eval_selector(struct pq_ctx *c, const struct pq_node *n, struct pq_val *out)
 {
     struct store_series **ss;
@@ -134,8 +123,36 @@ static int eval_selector(struct pq_ctx *c, const struct pq_node *n, struct pq_va
             continue;
         out->vec.s[out->vec.n++] = (struct pq_sample){ss[i]->labels, ss[i]->nlabels, smp->v};
     }
-    qsort(out->vec.s, out->vec.n, sizeof(*out->vec.s), cmp_sample);
+    /* In the store's order (creation), as Prometheus's postings are: a
+     * selector's order is not part of PromQL's answer. */
     return pq_count_points(c, out->vec.n);
+}
+
+/* The samples [lo, hi) of a series without stale markers: the ring itself
+ * when they lie in one piece without markers (no copy), else a copy.
+ * SIZE_MAX when memory runs out. */
+static size_t window(struct pq_ctx *c, const struct store_series *se, size_t lo, size_t hi,
+                     struct store_sample **out)
+{
+    size_t first = se->head + lo >= se->cap ? se->head + lo - se->cap : se->head + lo;
+    bool contiguous = first + (hi - lo) <= se->cap, stale = false;
+    for (size_t k = lo; k < hi && !stale; k++)
+        stale = prom_is_stale_nan(store_series_at(se, k)->v);
+    if (contiguous && !stale) {
+        *out = &se->ring[first];
+        return hi - lo;
+    }
+    struct store_sample *p = pq_alloc(c, (hi - lo) * sizeof(*p));
+    if (!p)
+        return SIZE_MAX;
+    size_t np = 0;
+    for (size_t k = lo; k < hi; k++) {
+        const struct store_sample *smp = store_series_at(se, k);
+        if (!prom_is_stale_nan(smp->v))
+            p[np++] = *smp;
+    }
+    *out = p;
+    return np;
 }
 
 static int eval_matrix(struct pq_ctx *c, const struct pq_node *n, struct pq_val *out)
@@ -157,19 +174,13 @@ static int eval_matrix(struct pq_ctx *c, const struct pq_node *n, struct pq_val 
             continue;
         if ((err = pq_count_points(c, hi - lo)) != 0)
             return err;
-        struct store_sample *p = pq_alloc(c, (hi - lo) * sizeof(*p));
-        if (!p)
+        struct store_sample *p;
+        size_t np = window(c, ss[i], lo, hi, &p);
+        if (np == SIZE_MAX)
             return PROMQL_ERR_EXEC;
-        size_t np = 0;
-        for (size_t k = lo; k < hi; k++) {
-            const struct store_sample *smp = store_series_at(ss[i], k);
-            if (!prom_is_stale_nan(smp->v))
-                p[np++] = *smp;
-        }
         if (np)
             out->mat.s[out->mat.n++] = (struct pq_pts){ss[i]->labels, ss[i]->nlabels, p, np};
     }
-    qsort(out->mat.s, out->mat.n, sizeof(*out->mat.s), cmp_pts);
     return 0;
 }
 

@@ -256,7 +256,21 @@ int store_append(struct store *s, const struct prom_label *labels, size_t n, int
 
 size_t store_series_seek(const struct store_series *se, int64_t t_ms)
 {
-    size_t lo = 0, hi = se->len;
+    /* Queries ask about recent samples: gallop back from the newest before
+     * the binary search, so "now" costs a step or two, not a walk through
+     * the whole ring's cache lines. */
+    size_t hi = se->len, step = 1, lo;
+    while (hi > 0 && store_series_at(se, hi - 1)->t >= t_ms) {
+        size_t back = step < hi ? step : hi;
+        if (store_series_at(se, hi - back)->t < t_ms) {
+            lo = hi - back;
+            goto search;
+        }
+        hi -= back;
+        step *= 2;
+    }
+    return hi;
+search:
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
         if (store_series_at(se, mid)->t < t_ms)

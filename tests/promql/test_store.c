@@ -3,6 +3,7 @@
 
 #include <errno.h>
 
+#include "promql/promql.h"
 #include "promql/store.h"
 
 #define L(n, v) {(n), (v)}
@@ -111,12 +112,61 @@ static void gc_drops_old_samples_and_empty_series(void **state)
     store_release(&s);
 }
 
+/* 12 samples, every step ms, into a ring of 8: it wraps, keeping the
+ * last 8. */
+static struct store_series *wrapped(struct store *s, int64_t step)
+{
+    struct store_limits l;
+    limits(&l, 10, 8, 1 << 20);
+    assert_int_equal(store_init(s, &l), 0);
+    struct prom_label a[] = {L("__name__", "a")};
+    for (int i = 0; i < 12; i++)
+        assert_int_equal(store_append(s, a, 1, i * step, i), 0);
+    return store_find(s, a, 1);
+}
+
+static void seek_finds_the_first_sample_at_or_after(void **state)
+{
+    struct store s;
+    struct store_series *se = wrapped(&s, 10);
+    static const struct {
+        int64_t t;
+        size_t want;
+    } rows[] = {{0, 0}, {40, 0}, {41, 1}, {75, 4}, {110, 7}, {111, 8}, {1000, 8}};
+    for (size_t i = 0; i < ARRAY_LEN(rows); i++)
+        assert_int_equal(store_series_seek(se, rows[i].t), rows[i].want);
+    for (size_t i = 0; i < se->len; i++)
+        assert_int_equal(store_series_at(se, i)->t, 40 + (int64_t)i * 10);
+    store_release(&s);
+}
+
+/* A range selector over a wrapped ring sees its samples in time order. */
+static void range_over_a_wrapped_ring(void **state)
+{
+    struct store s;
+    wrapped(&s, 1000);
+    struct promql_result r;
+    char err[256];
+    assert_int_equal(promql_query_instant(&s, "a[10s]", 11000, &r, err, sizeof(err)), 0);
+    assert_int_equal(r.nseries, 1);
+    assert_int_equal(r.series[0].npoints, 8);
+    for (size_t i = 0; i < 8; i++)
+        assert_true(r.series[0].points[i].v == 4 + (double)i);
+    promql_result_release(&r);
+    assert_int_equal(promql_query_instant(&s, "idelta(a[10s])", 11000, &r, err, sizeof(err)), 0);
+    assert_true(r.series[0].points[0].v == 1);
+    promql_result_release(&r);
+    store_release(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(appends_find_and_order),
         cmocka_unit_test(limits_refuse_and_count),
         cmocka_unit_test(gc_drops_old_samples_and_empty_series),
+        cmocka_unit_test(seek_finds_the_first_sample_at_or_after),
+        cmocka_unit_test(range_over_a_wrapped_ring),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
