@@ -498,6 +498,15 @@ static struct pq_node *parse_primary(struct parser *p)
     }
     if (after.k == T_LPAREN)
         return parse_call(p);
+    /* Keywords that cannot name a metric (generated_parser.y's
+     * metric_identifier lists the ones that can). */
+    static const char *const reserved[] = {"on", "ignoring", "group_left", "group_right", "bool",
+                                           "offset", "atan2"};
+    for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++)
+        if (tok_is(p, reserved[i])) {
+            perr(p, t.pos, "unexpected <%s>", reserved[i]);
+            return NULL;
+        }
     return parse_selector(p);
 }
 
