@@ -216,7 +216,11 @@ static int time_param(const struct form *f, const char *name, int64_t dflt, int6
             return 0;
     }
     if (!v || parse_time(v, ms) != 0) {
-        bad_param(out, status, name, "cannot parse \"%s\" to a valid timestamp", v ? v : "");
+        /* Optional times (parseTimeParam) wrap the message, required ones
+         * (query_range's start and end) do not. */
+        bad_param(out, status, name, "%s%s%scannot parse \"%s\" to a valid timestamp",
+                  dflt != INT64_MIN ? "Invalid time value for '" : "",
+                  dflt != INT64_MIN ? name : "", dflt != INT64_MIN ? "': " : "", v ? v : "");
         return -EINVAL;
     }
     return 0;

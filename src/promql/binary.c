@@ -7,6 +7,8 @@
 
 #include "promql/pq.h"
 
+double pq_go_atan2(double y, double x);
+
 static bool is_comparison(int op)
 {
     return op >= PQ_EQ && op <= PQ_LE;
@@ -30,7 +32,7 @@ static double elem_op(int op, double l, double r, bool *keep)
     case PQ_DIV: return l / r;
     case PQ_POW: return pow(l, r);
     case PQ_MOD: return fmod(l, r);
-    case PQ_ATAN2: return atan2(l, r);
+    case PQ_ATAN2: return pq_go_atan2(l, r);
     case PQ_EQ: *keep = l == r; return l;
     case PQ_NE: *keep = l != r; return l;
     case PQ_GT: *keep = l > r; return l;

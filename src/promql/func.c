@@ -11,6 +11,9 @@
 #include "promql/pq.h"
 
 double pq_quantile(double q, double *v, size_t n);
+double pq_go_log2(double x);
+double pq_go_log10(double x);
+double pq_go_atan(double x);
 int pq_histogram_quantile(struct pq_ctx *c, const struct pq_node *call, struct pq_val *args,
                           struct pq_val *out);
 
@@ -166,7 +169,7 @@ static bool f_resets(struct pq_ctx *c, const struct pq_node *n, const struct pq_
 static bool f_avg_ot(struct pq_ctx *c, const struct pq_node *n, const struct pq_pts *s, double q,
                      double *o)
 {
-    double mean = 0, count = 0;
+    double mean = 0, count = 0, comp = 0;
     for (size_t i = 0; i < s->np; i++) {
         double v = s->p[i].v;
         count++;
@@ -176,19 +179,19 @@ static bool f_avg_ot(struct pq_ctx *c, const struct pq_node *n, const struct pq_
             if (!isinf(v) && !isnan(v))
                 continue;
         }
-        mean += v / count - mean / count;
+        mean = kahan_inc(v / count - mean / count, mean, &comp);
     }
-    *o = mean;
+    *o = isinf(mean) ? mean : mean + comp;
     return true;
 }
 
 static bool f_sum_ot(struct pq_ctx *c, const struct pq_node *n, const struct pq_pts *s, double q,
                      double *o)
 {
-    double sum = 0;
+    double sum = 0, comp = 0;
     for (size_t i = 0; i < s->np; i++)
-        sum += s->p[i].v;
-    *o = sum;
+        sum = kahan_inc(s->p[i].v, sum, &comp);
+    *o = isinf(sum) ? sum : sum + comp;
     return true;
 }
 
@@ -336,11 +339,6 @@ static double rad(double v)
     return v * M_PI / 180;
 }
 
-static double ln(double v)
-{
-    return log(v);
-}
-
 /* Applies f to each element, dropping the metric name (simpleFunc). */
 static int each(struct pq_ctx *c, struct pq_val *args, struct pq_val *out, double (*f)(double))
 {
@@ -364,16 +362,16 @@ EACH_FN(fn_abs, fabs)
 EACH_FN(fn_ceil, ceil)
 EACH_FN(fn_floor, floor)
 EACH_FN(fn_exp, exp)
-EACH_FN(fn_ln, ln)
-EACH_FN(fn_log2, log2)
-EACH_FN(fn_log10, log10)
+EACH_FN(fn_ln, log)
+EACH_FN(fn_log2, pq_go_log2)
+EACH_FN(fn_log10, pq_go_log10)
 EACH_FN(fn_sqrt, sqrt)
 EACH_FN(fn_sgn, sgn)
 EACH_FN(fn_acos, acos)
 EACH_FN(fn_acosh, acosh)
 EACH_FN(fn_asin, asin)
 EACH_FN(fn_asinh, asinh)
-EACH_FN(fn_atan, atan)
+EACH_FN(fn_atan, pq_go_atan)
 EACH_FN(fn_atanh, atanh)
 EACH_FN(fn_cos, cos)
 EACH_FN(fn_cosh, cosh)

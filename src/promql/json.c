@@ -33,7 +33,20 @@ static int shortest_digits(double v, char *d, size_t *nd)
     return (int)strtol(p + 1, NULL, 10);
 }
 
+/* Go's strconv.FormatFloat(v, 'f' or 'e', -1, 64); mode PQ_FMT_POINT
+ * switches to 'e' below 1e-6 and from 1e21 (Prometheus's points),
+ * PQ_FMT_F never does (scalars), PQ_FMT_JSON is encoding/json's float:
+ * like POINT with a one-digit exponent kept short ("1e-7"). */
+enum { PQ_FMT_POINT, PQ_FMT_F, PQ_FMT_JSON };
+
+static void format_float(double v, int mode, char *out, size_t size);
+
 void promql_format_value(double v, char *out, size_t size)
+{
+    format_float(v, PQ_FMT_POINT, out, size);
+}
+
+static void format_float(double v, int mode, char *out, size_t size)
 {
     if (isnan(v)) {
         snprintf(out, size, "NaN");
@@ -44,6 +57,8 @@ void promql_format_value(double v, char *out, size_t size)
         return;
     }
     char d[24], s[400];
+    if (size > sizeof(s))
+        size = sizeof(s);
     size_t o = 0, n;
     double a = fabs(v);
     if (signbit(v))
@@ -55,14 +70,15 @@ void promql_format_value(double v, char *out, size_t size)
         return;
     }
     int e = shortest_digits(a, d, &n);
-    if (a < 1e-6 || a >= 1e21) {
+    if (mode != PQ_FMT_F && (a < 1e-6 || a >= 1e21)) {
         s[o++] = d[0];
         if (n > 1) {
             s[o++] = '.';
             memcpy(s + o, d + 1, n - 1);
             o += n - 1;
         }
-        snprintf(s + o, sizeof(s) - o, "e%c%02d", e < 0 ? '-' : '+', e < 0 ? -e : e);
+        snprintf(s + o, sizeof(s) - o, mode == PQ_FMT_JSON ? "e%c%d" : "e%c%02d", e < 0 ? '-' : '+',
+                 e < 0 ? -e : e);
     } else if (e >= 0) {
         for (int i = 0; i <= e; i++)
             s[o++] = (size_t)i < n ? d[i] : '0';
@@ -178,16 +194,18 @@ int promql_result_json(const struct promql_result *r, struct buf *b)
                           names[r->type]);
     if (err)
         return err;
-    if (r->type == PROMQL_SCALAR) {
-        err = json_point(b, r->t_ms, r->scalar);
-    } else if (r->type == PROMQL_STRING) {
-        err = buf_append(b, "[", 1);
-        if (!err)
-            err = promql_append_time(b, r->t_ms);
-        if (!err)
-            err = buf_append(b, ",", 1);
-        if (!err)
+    if (r->type == PROMQL_SCALAR || r->type == PROMQL_STRING) {
+        /* Scalar and String marshal themselves through encoding/json: the
+         * time a plain float of seconds ("1.5"), a scalar always in 'f'. */
+        char t[420], val[420];
+        format_float((double)r->t_ms / 1000, PQ_FMT_JSON, t, sizeof(t));
+        err = buf_appendf(b, "[%s,", t);
+        if (!err && r->type == PROMQL_SCALAR) {
+            format_float(r->scalar, PQ_FMT_F, val, sizeof(val));
+            err = buf_appendf(b, "\"%s\"", val);
+        } else if (!err) {
             err = json_str(b, r->string);
+        }
         if (!err)
             err = buf_append(b, "]", 1);
     } else {

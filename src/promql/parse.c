@@ -21,6 +21,7 @@ struct parser {
     struct pq_expr *e;
     const struct promql_limits *lim;
     size_t depth;
+    int parens; /* "(" opened and not closed yet, for Prometheus's message */
     char *err;
     size_t errlen;
     int failed;
@@ -66,9 +67,12 @@ static int unexpected(struct parser *p, const char *where)
 {
     if (p->tok.k == T_ERR)
         return perr(p, p->tok.pos, "%s", p->tok.msg);
-    return perr(p, p->tok.pos, "unexpected %s %.*s%s%s", pq_tok_name(p->tok.k),
-                p->tok.k == T_EOF ? 0 : (int)(p->tok.len > 40 ? 40 : p->tok.len), p->tok.s,
-                where ? " " : "", where ? where : "");
+    if (p->tok.k == T_EOF && p->parens > 0)
+        return perr(p, p->tok.pos, "unclosed left parenthesis");
+    bool text = p->tok.k == T_IDENT || p->tok.k == T_NUM || p->tok.k == T_DUR || p->tok.k == T_STR;
+    return perr(p, p->tok.pos, "unexpected %s%s%.*s%s%s%s", pq_tok_name(p->tok.k),
+                text ? " \"" : "", text ? (int)(p->tok.len > 40 ? 40 : p->tok.len) : 0, p->tok.s,
+                text ? "\"" : "", where ? " " : "", where ? where : "");
 }
 
 static int expect(struct parser *p, enum pq_tok k, const char *where)
@@ -331,6 +335,7 @@ static int parse_args(struct parser *p, struct pq_node *n)
 {
     if (expect(p, T_LPAREN, "in call, expected \"(\"") != 0)
         return -EINVAL;
+    p->parens++;
     size_t cap = 0;
     while (p->tok.k != T_RPAREN) {
         struct pq_node *a = parse_expr(p, 0);
@@ -353,6 +358,7 @@ static int parse_args(struct parser *p, struct pq_node *n)
             return unexpected(p, "in call, expected \",\" or \")\"");
     }
     next(p);
+    p->parens--;
     return 0;
 }
 
@@ -460,8 +466,10 @@ static struct pq_node *parse_primary(struct parser *p)
         if (!n)
             return NULL;
         next(p);
+        p->parens++;
         if (!(n->a = parse_expr(p, 0)) || expect(p, T_RPAREN, "in paren expression") != 0)
             return NULL;
+        p->parens--;
         n->type = n->a->type;
         return n;
     }

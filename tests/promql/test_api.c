@@ -86,7 +86,7 @@ static void endpoints(void **state)
         {"query: an empty query is bad_data", "GET", "/api/v1/query", "", NULL, 400,
          "~no expression found in input"},
         {"query: bad time", "GET", "/api/v1/query", "query=up&time=yesterday", NULL, 400,
-         "{\"status\":\"error\",\"errorType\":\"bad_data\",\"error\":\"invalid parameter \\\"time\\\": cannot parse \\\"yesterday\\\" to a valid timestamp\"}"},
+         "{\"status\":\"error\",\"errorType\":\"bad_data\",\"error\":\"invalid parameter \\\"time\\\": Invalid time value for 'time': cannot parse \\\"yesterday\\\" to a valid timestamp\"}"},
         {"query: execution errors are 422", "GET", "/api/v1/query", "query=up+%2F+ignoring(job)+up&time=5", NULL, 422,
          "~\"errorType\":\"execution\""},
         {"query: unsupported functions are named", "GET", "/api/v1/query", "query=label_replace(up,\"a\",\"b\",\"c\",\"d\")", NULL, 400,

@@ -92,6 +92,10 @@ static void result_shapes(void **state)
            "{\"metric\":{\"__name__\":\"up\",\"job\":\"b\"},\"value\":[1.500,\"0.5\"]}]}}");
     answer("1.5", 3000, 0, 0,
            "{\"status\":\"success\",\"data\":{\"resultType\":\"scalar\",\"result\":[3,\"1.5\"]}}");
+    /* json: scalars and strings marshal their time as a plain float and a
+     * scalar's value always in 'f' (Scalar.MarshalJSON) */
+    answer("1e-8 * 3", 1500, 0, 0,
+           "{\"status\":\"success\",\"data\":{\"resultType\":\"scalar\",\"result\":[1.5,\"0.000000030000000000000004\"]}}");
     answer("\"a<b\"", 3000, 0, 0,
            "{\"status\":\"success\",\"data\":{\"resultType\":\"string\",\"result\":[3,\"a\\u003cb\"]}}");
     answer("up{job=\"b\"}[2s]", 3000, 0, 0,
