@@ -138,45 +138,21 @@ static bool label_name_ok(const struct pq_token *t)
 
 static struct pq_node *parse_expr(struct parser *p, int minprec);
 
-/* RE2 syntax to POSIX extended, for what the two share; the rest is refused.
- * Prometheus anchors every regex at both ends. */
+/* Compiles a matcher's regex (see regex.c) and keeps it for release. */
 static int compile_regex(struct parser *p, unsigned pos, struct pq_matcher *m)
 {
-    const char *v = m->value;
-    size_t n = strlen(v);
-    char *re = arena_alloc(&p->e->arena, n * 5 + 8);
+    size_t cap = strlen(m->value) * 12 + 16;
+    char *re = arena_alloc(&p->e->arena, cap);
+    const char *why;
     if (!re)
         return perr(p, pos, "out of memory");
-    size_t o = 0;
-    re[o++] = '^';
-    re[o++] = '(';
-    for (size_t i = 0; i < n; i++) {
-        if (v[i] == '(' && v[i + 1] == '?')
-            return perr(p, pos, "regex flags and groups \"(?\" are not supported: %s", v);
-        if (v[i] == '\\' && i + 1 < n) {
-            char c = v[++i];
-            const char *rep = c == 'd' ? "[0-9]" : c == 'D' ? "[^0-9]" : NULL;
-            if (rep) {
-                memcpy(re + o, rep, strlen(rep));
-                o += strlen(rep);
-                continue;
-            }
-            if (strchr("pPQEzAC", c))
-                return perr(p, pos, "regex escape \"\\%c\" is not supported: %s", c, v);
-            re[o++] = '\\';
-            re[o++] = c;
-            continue;
-        }
-        re[o++] = v[i];
-    }
-    re[o++] = ')';
-    re[o++] = '$';
-    re[o] = 0;
+    if (pq_regex_translate(m->value, re, cap, &why) != 0)
+        return perr(p, pos, "error parsing regexp: %s: `%s`", why, m->value);
     struct pq_re *r = arena_alloc(&p->e->arena, sizeof(*r));
     if (!r)
         return perr(p, pos, "out of memory");
     if (regcomp(&r->re, re, REG_EXTENDED | REG_NOSUB) != 0)
-        return perr(p, pos, "invalid regular expression \"%s\"", v);
+        return perr(p, pos, "error parsing regexp: invalid or unsupported: `%s`", m->value);
     r->next = p->e->res;
     p->e->res = r;
     m->re = &r->re;
@@ -509,7 +485,7 @@ static struct pq_node *parse_primary(struct parser *p)
     /* Keywords that cannot name a metric (generated_parser.y's
      * metric_identifier lists the ones that can). */
     static const char *const reserved[] = {"on", "ignoring", "group_left", "group_right", "bool",
-                                           "offset", "atan2"};
+                                           "atan2"};
     for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++)
         if (tok_is(p, reserved[i])) {
             perr(p, t.pos, "unexpected <%s>", reserved[i]);

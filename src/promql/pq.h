@@ -103,6 +103,10 @@ const struct pq_func *pq_func_find(const char *name, size_t len);
 bool pq_func_known(const char *name, size_t len);
 const char *pq_type_name(enum promql_type t);
 bool pq_matcher_matches(const struct pq_matcher *m, const char *v);
+/* Translates an RE2 regex into an anchored POSIX extended one in out (cap
+ * bytes: 12 per input byte and 16 suffice). 0, or -EINVAL with the reason
+ * in *why. */
+int pq_regex_translate(const char *re, char *out, size_t cap, const char **why);
 
 /* ---- values ---- */
 
