@@ -254,7 +254,7 @@ int promql_exec(struct store *st, const struct promql_limits *lim, const char *q
         } else if (end < start) {
             snprintf(err, errlen, "end timestamp must not be before start time");
             rc = PROMQL_ERR_BAD_DATA;
-        } else if ((uint64_t)(end - start) / (uint64_t)step >= lim->max_steps) {
+        } else if ((uint64_t)(end - start) / (uint64_t)step > lim->max_steps) {
             snprintf(err, errlen, "exceeded maximum resolution of %zu points per timeseries. Try decreasing the query resolution (?step=XX)",
                      lim->max_steps);
             rc = PROMQL_ERR_BAD_DATA;

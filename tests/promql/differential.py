@@ -171,12 +171,22 @@ def requests():
             ("/api/v1/label/__name__/values", {}), ("/api/v1/labels", {"match[]": "queue_depth"}),
             ("/api/v1/query", {"query": "sum("}), ("/api/v1/query", {"query": "up", "time": "abc"}),
             ("/api/v1/query_range", {"query": "up", "start": "10", "end": "5", "step": "1"}),
-            ("/api/v1/query_range", {"query": "up", "start": "0", "end": "100000", "step": "1"})]
+            ("/api/v1/query_range", {"query": "up", "start": "0", "end": "100000", "step": "1"}),
+            ("/api/v1/query_range", {"query": "up", "start": "0", "end": "11000", "step": "1"}),
+            ("/api/v1/query_range", {"query": "up", "start": "0", "end": "10", "step": "0"}),
+            ("/api/v1/query_range", {"query": "up", "end": "10", "step": "1"}),
+            ("/api/v1/query_range", {"query": "up", "start": "0", "end": "10", "step": "x"}),
+            ("/api/v1/query_range", {"query": "up[1m]", "start": "0", "end": "10", "step": "1"}),
+            ("/api/v1/query", {"query": "rate(up)"}), ("/api/v1/query", {"query": "1 > 2"}),
+            ("/api/v1/series", {}), ("/api/v1/label/a-b/values", {}),
+            ("/api/v1/query", {"query": 'x{a=~"a++"}'})]
     return [(p, urllib.parse.urlencode(a)) for p, a in out]
 
 
 def canonical(body, libm):
     d = json.loads(body)
+    if d.get("status") == "error" and "parse error" in d.get("error", ""):
+        d["error"] = "parse error"  # where and how a parse error is worded differs
     data = d.get("data")
     if isinstance(data, dict) and data.get("resultType") in ("vector", "matrix"):
         if libm:
