@@ -5,6 +5,8 @@
  * characters too). */
 #include <errno.h>
 #include <math.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,8 +17,12 @@
  * Writes the digits into d and returns the decimal exponent of d[0]. */
 static int shortest_digits(double v, char *d, size_t *nd)
 {
+    /* Start at 15 significant digits: when they read back as v, the
+     * shortest digits are them without trailing zeros (a shorter exact
+     * string would be their rounding); else 16, else 17 always do. */
     char tmp[40];
-    for (int prec = 0; prec < 17; prec++) {
+    /* Subnormals carry fewer digits: search them all. */
+    for (int prec = v < 2.2250738585072014e-308 ? 0 : 14; prec < 17; prec++) {
         snprintf(tmp, sizeof(tmp), "%.*e", prec, v);
         if (strtod(tmp, NULL) == v)
             break;
@@ -69,6 +75,18 @@ static void format_float(double v, int mode, char *out, size_t size)
         snprintf(out, size, "%s", s);
         return;
     }
+    if (a < 1e15 && a == floor(a)) {
+        /* Integers, most samples: their digits without a float round trip. */
+        char tmp[24];
+        size_t k = 0;
+        for (uint64_t u = (uint64_t)a; u; u /= 10)
+            tmp[k++] = (char)('0' + u % 10);
+        while (k)
+            s[o++] = tmp[--k];
+        s[o] = 0;
+        snprintf(out, size, "%s", s);
+        return;
+    }
     int e = shortest_digits(a, d, &n);
     if (mode != PQ_FMT_F && (a < 1e-6 || a >= 1e21)) {
         s[o++] = d[0];
@@ -100,15 +118,6 @@ static void format_float(double v, int mode, char *out, size_t size)
     snprintf(out, size, "%s", s);
 }
 
-int promql_append_time(struct buf *out, int64_t t)
-{
-    /* marshalPointJSON: seconds, then "." and three digits unless whole. */
-    uint64_t a = t < 0 ? (uint64_t)0 - (uint64_t)t : (uint64_t)t;
-    int err = buf_appendf(out, "%s%llu", t < 0 ? "-" : "", (unsigned long long)(a / 1000));
-    if (!err && a % 1000)
-        err = buf_appendf(out, ".%03llu", (unsigned long long)(a % 1000));
-    return err;
-}
 
 /* A JSON string as Go's encoding/json writes it: <, > and & escaped, as
  * are U+2028 and U+2029; invalid UTF-8 becomes U+FFFD. */
@@ -118,7 +127,16 @@ static int json_str(struct buf *b, const char *s)
     int err = buf_append(b, "\"", 1);
     const unsigned char *p = (const unsigned char *)s;
     while (!err && *p) {
+        /* A run of bytes that need no escape goes out in one append. */
+        const unsigned char *run = p;
+        while (*p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\' && *p != '<' && *p != '>' &&
+               *p != '&')
+            p++;
+        if (p > run && (err = buf_append(b, run, (size_t)(p - run))) != 0)
+            break;
         unsigned char c = *p;
+        if (!c)
+            break;
         if (c == '"' || c == '\\') {
             char e[2] = {'\\', (char)c};
             err = buf_append(b, e, 2);
@@ -126,12 +144,9 @@ static int json_str(struct buf *b, const char *s)
         } else if (c == '\n' || c == '\r' || c == '\t') {
             err = buf_append(b, c == '\n' ? "\\n" : c == '\r' ? "\\r" : "\\t", 2);
             p++;
-        } else if (c < 0x20 || c == '<' || c == '>' || c == '&') {
+        } else if (c < 0x80) {
             char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
             err = buf_append(b, e, 6);
-            p++;
-        } else if (c < 0x80) {
-            err = buf_append(b, p, 1);
             p++;
         } else {
             size_t len = c >= 0xF0 && c < 0xF5 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 && c < 0xE0 ? 2 : 0;
@@ -159,16 +174,50 @@ static int json_str(struct buf *b, const char *s)
     return err ? err : buf_append(b, "\"", 1);
 }
 
+/* Writes a point's time as marshalPointJSON does into out (32 bytes). */
+static size_t format_time(int64_t t, char *out)
+{
+    uint64_t a = t < 0 ? (uint64_t)0 - (uint64_t)t : (uint64_t)t;
+    char tmp[24];
+    size_t n = 0, o = 0;
+    uint64_t secs = a / 1000, ms = a % 1000;
+    do {
+        tmp[n++] = (char)('0' + secs % 10);
+        secs /= 10;
+    } while (secs);
+    if (t < 0)
+        out[o++] = '-';
+    while (n)
+        out[o++] = tmp[--n];
+    if (ms) {
+        out[o++] = '.';
+        out[o++] = (char)('0' + ms / 100);
+        out[o++] = (char)('0' + ms / 10 % 10);
+        out[o++] = (char)('0' + ms % 10);
+    }
+    out[o] = 0;
+    return o;
+}
+
+int promql_append_time(struct buf *out, int64_t t)
+{
+    char s[32];
+    return buf_append(out, s, format_time(t, s));
+}
+
 static int json_point(struct buf *b, int64_t t, double v)
 {
-    char val[40];
-    promql_format_value(v, val, sizeof(val));
-    int err = buf_append(b, "[", 1);
-    if (!err)
-        err = promql_append_time(b, t);
-    if (!err)
-        err = buf_appendf(b, ",\"%s\"]", val);
-    return err;
+    char s[480];
+    size_t o = 0;
+    s[o++] = '[';
+    o += format_time(t, s + o);
+    s[o++] = ',';
+    s[o++] = '"';
+    promql_format_value(v, s + o, sizeof(s) - o - 3);
+    o += strlen(s + o);
+    s[o++] = '"';
+    s[o++] = ']';
+    return buf_append(b, s, o);
 }
 
 static int json_metric(struct buf *b, const struct promql_series *s)

@@ -1,7 +1,9 @@
 /* promql_file: ebb's /api/v1 answers over data read from a file, for the
- * differential test against Prometheus (differential.py).
+ * differential test against Prometheus (differential.py) and the benchmark
+ * (bench/bench-promql).
  *
  *   promql_file DATA < REQUESTS
+ *   promql_file --bench N DATA < QUERIES
  *
  * DATA holds samples in the OpenMetrics text promtool backfills from, one
  * per line: name{l="v",...} value unix_seconds ("#" lines skipped).
@@ -10,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "promql/api.h"
 
@@ -18,6 +21,70 @@
 static int cmp_label(const void *a, const void *b)
 {
     return strcmp(((const struct prom_label *)a)->name, ((const struct prom_label *)b)->name);
+}
+
+static int atoi_nonneg(const char *s)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+    return *end || v < 1 || v > 1000000 ? -1 : (int)v;
+}
+
+static double mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Each QUERIES line is "UNIX-SECONDS<TAB>QUERY": evaluated n times as an
+ * instant query, then its answer's JSON written as the API would; prints
+ * "QUERY<TAB>EVALUATION-US<TAB>WITH-JSON-US<TAB>SERIES", medians. */
+static int bench(struct store *st, int n)
+{
+    char line[8192];
+    double *t = calloc((size_t)n * 2, sizeof(*t)), *tj = t + n;
+    if (!t)
+        return 1;
+    while (fgets(line, sizeof(line), stdin)) {
+        line[strcspn(line, "\n")] = 0;
+        char *tab = strchr(line, '\t');
+        if (!tab)
+            continue;
+        *tab = 0;
+        int64_t at = (int64_t)(strtod(line, NULL) * 1000);
+        size_t nseries = 0;
+        for (int i = 0; i < n; i++) {
+            struct promql_result r;
+            struct buf out = BUF_INIT(1 << 26);
+            char err[256];
+            double t0 = mono_us();
+            int rc = promql_query_instant(st, tab + 1, at, &r, err, sizeof(err));
+            t[i] = mono_us() - t0;
+            if (!rc)
+                rc = promql_result_json(&r, &out);
+            tj[i] = mono_us() - t0;
+            nseries = r.nseries;
+            promql_result_release(&r);
+            buf_release(&out);
+            if (rc) {
+                fprintf(stderr, "%s: %s\n", tab + 1, err);
+                free(t);
+                return 1;
+            }
+        }
+        qsort(t, (size_t)n, sizeof(*t), cmp_double);
+        qsort(tj, (size_t)n, sizeof(*tj), cmp_double);
+        printf("%s\t%.1f\t%.1f\t%zu\n", tab + 1, t[n / 2], tj[n / 2], nseries);
+    }
+    free(t);
+    return 0;
 }
 
 /* Splits line in place into labels; returns the number, or -1. */
@@ -52,8 +119,14 @@ static int parse_sample(char *line, struct prom_label *l, double *v, double *ts)
 
 int main(int argc, char **argv)
 {
-    if (argc != 2) {
-        fprintf(stderr, "usage: promql_file DATA < REQUESTS\n");
+    int iterations = 0;
+    if (argc == 4 && !strcmp(argv[1], "--bench")) {
+        iterations = atoi_nonneg(argv[2]);
+        argv += 2;
+        argc -= 2;
+    }
+    if (argc != 2 || iterations < 0) {
+        fprintf(stderr, "usage: promql_file [--bench N] DATA < REQUESTS\n");
         return 2;
     }
     struct store st;
@@ -80,6 +153,11 @@ int main(int argc, char **argv)
         }
     }
     fclose(f);
+    if (iterations > 0) {
+        rc |= bench(&st, iterations);
+        store_release(&st);
+        return rc;
+    }
     struct promql_api api;
     promql_api_init(&api, &st, NULL);
     while (fgets(line, sizeof(line), stdin)) {

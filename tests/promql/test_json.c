@@ -28,6 +28,12 @@ static void values_as_go_formats_them(void **state)
         {"json: zero", 0, "0"},
         {"json: negative zero", -0.0, "-0"},
         {"json: float noise kept", 0.15000000000000002, "0.15000000000000002"},
+        {"json: 17 digits when needed", 0.1 + 0.2, "0.30000000000000004"},
+        {"json: 16 digits", 2.0 / 3, "0.6666666666666666"},
+        {"json: 15 digits, not more", 0.123456789012345, "0.123456789012345"},
+        {"json: the largest double", 1.7976931348623157e308, "1.7976931348623157e+308"},
+        {"json: the smallest denormal", 5e-324, "5e-324"},
+        {"json: large integers below 1e21", 123456789012345680000.0, "123456789012345680000"},
     };
     for (size_t i = 0; i < ARRAY_LEN(rows); i++) {
         char out[64];
