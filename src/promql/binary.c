@@ -3,6 +3,7 @@
  * resultMetric): on/ignoring signatures, group_left/group_right, the metric
  * name dropped by arithmetic and by "bool", comparisons filtering. */
 #include <math.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "promql/pq.h"
@@ -125,13 +126,42 @@ static int result_labels(struct pq_ctx *c, const struct pq_node *n, const struct
     return err;
 }
 
-static int dup_error(struct pq_ctx *c, const struct pq_node *n)
+/* Labels as Go's labels.String() writes them: {a="x", b="y"}. */
+static void labels_string(struct buf *b, const struct prom_label *l, size_t n,
+                          const char **names, size_t nn, int mode)
 {
-    return pq_fail(c, PROMQL_ERR_EXEC,
-                   "found duplicate series for the match group on the %s hand-side of the "
-                   "operation;many-to-many matching not allowed: matching labels must be unique "
-                   "on one side",
-                   n->card == PQ_ONE_MANY ? "left" : "right");
+    buf_append(b, "{", 1);
+    bool first = true;
+    for (size_t i = 0; i < n; i++) {
+        bool listed = pq_names_has(names, nn, l[i].name);
+        /* mode 0: all; 1: only the listed (on); 2: all but those and the name (ignoring) */
+        if ((mode == 1 && !listed) || (mode == 2 && (listed || !strcmp(l[i].name, "__name__"))))
+            continue;
+        buf_appendf(b, "%s%s=", first ? "" : ", ", l[i].name);
+        buf_append_json_str(b, l[i].value, strlen(l[i].value));
+        first = false;
+    }
+    buf_append(b, "}", 1);
+}
+
+/* Prometheus's message for two series of one match group on the one side. */
+static int dup_error(struct pq_ctx *c, const struct pq_node *n, const struct pq_sample *dup,
+                     const struct pq_sample *first)
+{
+    struct buf g = BUF_INIT(256), a = BUF_INIT(256), b = BUF_INIT(256);
+    labels_string(&g, dup->l, dup->n, n->labels, n->nlabels, n->on ? 1 : 2);
+    labels_string(&a, dup->l, dup->n, NULL, 0, 0);
+    labels_string(&b, first->l, first->n, NULL, 0, 0);
+    int err = pq_fail(c, PROMQL_ERR_EXEC,
+                      "found duplicate series for the match group %s on the %s hand-side of the "
+                      "operation: [%s, %s];many-to-many matching not allowed: matching labels "
+                      "must be unique on one side",
+                      g.data ? g.data : "{}", n->card == PQ_ONE_MANY ? "left" : "right",
+                      a.data ? a.data : "{}", b.data ? b.data : "{}");
+    buf_release(&g);
+    buf_release(&a);
+    buf_release(&b);
+    return err;
 }
 
 static int vector_vector(struct pq_ctx *c, const struct pq_node *n, struct pq_vec *l,
@@ -142,6 +172,9 @@ static int vector_vector(struct pq_ctx *c, const struct pq_node *n, struct pq_ve
         l = r;
         r = t;
     }
+    out->type = PROMQL_VECTOR;
+    if (!l->n || !r->n) /* nothing can match: no duplicate is looked for either */
+        return pq_vec_new(c, 0, &out->vec);
     struct pq_map rm, matched, inserted;
     int err = pq_vec_new(c, l->n, &out->vec);
     if (err || (err = pq_map_init(c, &rm, r->n)) != 0 ||
@@ -151,7 +184,7 @@ static int vector_vector(struct pq_ctx *c, const struct pq_node *n, struct pq_ve
     for (size_t i = 0; i < r->n; i++) {
         size_t *slot = pq_map_slot(&rm, sig(n, &r->s[i]));
         if (*slot)
-            return dup_error(c, n);
+            return dup_error(c, n, &r->s[i], &r->s[*slot - 1]);
         *slot = i + 1;
     }
     for (size_t i = 0; i < l->n; i++) {

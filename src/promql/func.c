@@ -26,6 +26,8 @@ static double go_max(double a, double b)
         return b;
     if (isnan(a) || isnan(b))
         return (double)NAN;
+    if (a == 0 && b == 0) /* Max(+0, -0) is +0 */
+        return signbit(a) ? b : a;
     return a > b ? a : b;
 }
 
@@ -37,6 +39,8 @@ static double go_min(double a, double b)
         return b;
     if (isnan(a) || isnan(b))
         return (double)NAN;
+    if (a == 0 && b == 0) /* Min(+0, -0) is -0 */
+        return signbit(a) ? a : b;
     return a < b ? a : b;
 }
 

@@ -63,16 +63,34 @@ static bool tok_is(const struct parser *p, const char *word)
     return p->tok.k == T_IDENT && p->tok.len == strlen(word) && !memcmp(p->tok.s, word, p->tok.len);
 }
 
+static int agg_find(const struct pq_token *t);
+
 static int unexpected(struct parser *p, const char *where)
 {
     if (p->tok.k == T_ERR)
         return perr(p, p->tok.pos, "%s", p->tok.msg);
     if (p->tok.k == T_EOF && p->parens > 0)
         return perr(p, p->tok.pos, "unclosed left parenthesis");
+    /* Tokens named as Prometheus's lexer items print: <by>, <op:and>,
+     * <aggr:sum>, <op:+>, identifier "x". */
+    static const char *const keywords[] = {"by", "without", "on", "ignoring", "group_left",
+                                           "group_right", "bool", "offset"};
+    static const char *const word_ops[] = {"and", "or", "unless", "atan2"};
+    int len = (int)(p->tok.len > 40 ? 40 : p->tok.len);
+    const char *w = where ? " " : "", *ws = where ? where : "";
+    for (size_t i = 0; p->tok.k == T_IDENT && i < sizeof(keywords) / sizeof(keywords[0]); i++)
+        if (tok_is(p, keywords[i]))
+            return perr(p, p->tok.pos, "unexpected <%s>%s%s", keywords[i], w, ws);
+    for (size_t i = 0; p->tok.k == T_IDENT && i < sizeof(word_ops) / sizeof(word_ops[0]); i++)
+        if (tok_is(p, word_ops[i]))
+            return perr(p, p->tok.pos, "unexpected <op:%s>%s%s", word_ops[i], w, ws);
+    if (p->tok.k == T_IDENT && (agg_find(&p->tok) >= 0 || tok_is(p, "count_values")))
+        return perr(p, p->tok.pos, "unexpected <aggr:%.*s>%s%s", len, p->tok.s, w, ws);
+    if (p->tok.k >= T_ASSIGN && p->tok.k <= T_POW)
+        return perr(p, p->tok.pos, "unexpected <op:%.*s>%s%s", len, p->tok.s, w, ws);
     bool text = p->tok.k == T_IDENT || p->tok.k == T_NUM || p->tok.k == T_DUR || p->tok.k == T_STR;
     return perr(p, p->tok.pos, "unexpected %s%s%.*s%s%s%s", pq_tok_name(p->tok.k),
-                text ? " \"" : "", text ? (int)(p->tok.len > 40 ? 40 : p->tok.len) : 0, p->tok.s,
-                text ? "\"" : "", where ? " " : "", where ? where : "");
+                text ? " \"" : "", text ? len : 0, p->tok.s, text ? "\"" : "", w, ws);
 }
 
 static int expect(struct parser *p, enum pq_tok k, const char *where)
@@ -488,7 +506,7 @@ static struct pq_node *parse_primary(struct parser *p)
                                            "atan2"};
     for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++)
         if (tok_is(p, reserved[i])) {
-            perr(p, t.pos, "unexpected <%s>", reserved[i]);
+            unexpected(p, NULL);
             return NULL;
         }
     return parse_selector(p);
