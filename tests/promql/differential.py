@@ -149,6 +149,10 @@ sort_desc(queue_depth)
 http_requests_total[1m]
 latency_seconds_bucket{le=~"0.*", instance!="a"}
 {__name__=~"queue.*|http.*", instance="b"}
+topk(0, rnd) - on() rnd
+rnd - on() topk(0, rnd)
+clamp(-(rnd * 0), 0, 1)
+rnd + on() rnd
 """
 
 LIBM = ("exp(", "ln(", "log2(", "log10(", "sin(", "atan(", "rnd ^", "sqrt(")
