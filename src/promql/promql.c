@@ -1,1 +1,0 @@
-/* promql: placeholder until the PromQL engine is written (issue 5). */

@@ -1,0 +1,316 @@
+/* store: bounded per-series ring buffers with a hash index. See store.h. */
+#include "promql/store.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/util.h"
+
+/* A new series starts with room for this many samples; the ring doubles up
+ * to max_samples_per_series while the byte limit allows. */
+#define STORE_RING_MIN 8
+
+void store_limits_defaults(struct store_limits *l)
+{
+    l->max_series = 100000;
+    l->max_samples_per_series = 1024;
+    l->max_bytes = (size_t)256 << 20;
+    l->retention_ms = 15 * 60 * 1000;
+}
+
+int store_init(struct store *s, const struct store_limits *l)
+{
+    if (!l->max_series || !l->max_samples_per_series || !l->max_bytes || l->retention_ms <= 0)
+        return -EINVAL;
+    memset(s, 0, sizeof(*s));
+    s->lim = *l;
+    return 0;
+}
+
+static void series_free(struct store_series *se)
+{
+    free(se->ring);
+    free(se->labels);
+    free(se);
+}
+
+void store_release(struct store *s)
+{
+    for (size_t i = 0; i < s->nseries; i++)
+        series_free(s->series[i]);
+    free(s->series);
+    free(s->table);
+    struct store_limits l = s->lim;
+    memset(s, 0, sizeof(*s));
+    s->lim = l;
+}
+
+uint64_t store_labels_hash(const struct prom_label *labels, size_t n)
+{
+    uint64_t h = 0x9e3779b97f4a7c15u;
+    for (size_t i = 0; i < n; i++) {
+        if (!labels[i].value[0])
+            continue;
+        h = hash64(labels[i].name, strlen(labels[i].name) + 1, h);
+        h = hash64(labels[i].value, strlen(labels[i].value) + 1, h);
+    }
+    return h;
+}
+
+/* Compares a stored label set (no empty values) with a caller's (which may
+ * have some, to be skipped). */
+static bool labels_same(const struct store_series *se, const struct prom_label *labels, size_t n)
+{
+    size_t j = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!labels[i].value[0])
+            continue;
+        if (j == se->nlabels || strcmp(se->labels[j].name, labels[i].name) ||
+            strcmp(se->labels[j].value, labels[i].value))
+            return false;
+        j++;
+    }
+    return j == se->nlabels;
+}
+
+struct store_series *store_find(const struct store *s, const struct prom_label *labels, size_t n)
+{
+    if (!s->table_cap)
+        return NULL;
+    uint64_t h = store_labels_hash(labels, n);
+    for (size_t i = h & (s->table_cap - 1);; i = (i + 1) & (s->table_cap - 1)) {
+        struct store_series *se = s->table[i];
+        if (!se)
+            return NULL;
+        if (se->hash == h && labels_same(se, labels, n))
+            return se;
+    }
+}
+
+static void table_put(struct store_series **table, size_t cap, struct store_series *se)
+{
+    size_t i = se->hash & (cap - 1);
+    while (table[i])
+        i = (i + 1) & (cap - 1);
+    table[i] = se;
+}
+
+/* Rebuilds the index with room for want series at half load. */
+static int table_rebuild(struct store *s, size_t want)
+{
+    size_t cap = 16;
+    while (cap < want * 2)
+        cap *= 2;
+    size_t old_bytes = s->table_cap * sizeof(*s->table);
+    size_t new_bytes = cap * sizeof(*s->table);
+    if (new_bytes > old_bytes && s->bytes - old_bytes + new_bytes > s->lim.max_bytes)
+        return -ENOSPC;
+    struct store_series **t = calloc(cap, sizeof(*t));
+    if (!t)
+        return -ENOMEM;
+    for (size_t i = 0; i < s->nseries; i++)
+        table_put(t, cap, s->series[i]);
+    free(s->table);
+    s->table = t;
+    s->bytes = s->bytes - old_bytes + new_bytes;
+    s->table_cap = cap;
+    return 0;
+}
+
+/* Labels must be sorted by name, without repeats; empty values are skipped. */
+static int labels_check(const struct prom_label *labels, size_t n, size_t *kept, size_t *strbytes)
+{
+    const char *prev = NULL;
+    *kept = 0;
+    *strbytes = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!labels[i].name || !labels[i].value || !labels[i].name[0])
+            return -EINVAL;
+        if (prev && strcmp(prev, labels[i].name) >= 0)
+            return -EINVAL;
+        prev = labels[i].name;
+        if (!labels[i].value[0])
+            continue;
+        (*kept)++;
+        *strbytes += strlen(labels[i].name) + strlen(labels[i].value) + 2;
+    }
+    return 0;
+}
+
+static int series_create(struct store *s, const struct prom_label *labels, size_t n,
+                         struct store_series **out)
+{
+    size_t kept, strbytes;
+    int err = labels_check(labels, n, &kept, &strbytes);
+    if (err)
+        return err;
+    size_t ring = STORE_RING_MIN < s->lim.max_samples_per_series ? STORE_RING_MIN
+                                                                 : s->lim.max_samples_per_series;
+    size_t lbytes = kept * sizeof(struct prom_label) + strbytes;
+    size_t bytes = sizeof(struct store_series) + lbytes + ring * sizeof(struct store_sample) +
+                   sizeof(struct store_series *);
+    if (s->nseries >= s->lim.max_series || s->bytes + bytes > s->lim.max_bytes)
+        return -ENOSPC;
+    if (s->nseries + 1 > s->table_cap / 2 && (err = table_rebuild(s, s->nseries + 1)) != 0)
+        return err;
+    if (s->nseries == s->series_cap) {
+        size_t cap = s->series_cap ? s->series_cap * 2 : 64;
+        struct store_series **v = realloc(s->series, cap * sizeof(*v));
+        if (!v)
+            return -ENOMEM;
+        s->series = v;
+        s->series_cap = cap;
+    }
+    struct store_series *se = calloc(1, sizeof(*se));
+    char *mem = malloc(lbytes ? lbytes : 1);
+    struct store_sample *r = malloc(ring * sizeof(*r));
+    if (!se || !mem || !r) {
+        free(se);
+        free(mem);
+        free(r);
+        return -ENOMEM;
+    }
+    se->labels = (struct prom_label *)(void *)mem;
+    char *str = mem + kept * sizeof(struct prom_label);
+    for (size_t i = 0; i < n; i++) {
+        if (!labels[i].value[0])
+            continue;
+        struct prom_label *l = &se->labels[se->nlabels++];
+        size_t nl = strlen(labels[i].name) + 1, vl = strlen(labels[i].value) + 1;
+        memcpy(str, labels[i].name, nl);
+        l->name = str;
+        str += nl;
+        memcpy(str, labels[i].value, vl);
+        l->value = str;
+        str += vl;
+    }
+    se->hash = store_labels_hash(labels, n);
+    se->ring = r;
+    se->cap = ring;
+    se->bytes = bytes;
+    s->bytes += bytes;
+    s->series[s->nseries++] = se;
+    table_put(s->table, s->table_cap, se);
+    *out = se;
+    return 0;
+}
+
+/* Doubles a full ring if the limits allow; 0 if it grew, else the ring stays
+ * full and the caller overwrites the oldest sample. */
+static int ring_grow(struct store *s, struct store_series *se)
+{
+    size_t cap = se->cap * 2;
+    if (cap > s->lim.max_samples_per_series)
+        cap = s->lim.max_samples_per_series;
+    size_t extra = (cap - se->cap) * sizeof(struct store_sample);
+    if (cap <= se->cap || s->bytes + extra > s->lim.max_bytes)
+        return -ENOSPC;
+    struct store_sample *r = malloc(cap * sizeof(*r));
+    if (!r)
+        return -ENOMEM;
+    for (size_t i = 0; i < se->len; i++)
+        r[i] = *store_series_at(se, i);
+    free(se->ring);
+    se->ring = r;
+    se->head = 0;
+    se->cap = cap;
+    se->bytes += extra;
+    s->bytes += extra;
+    return 0;
+}
+
+int store_append(struct store *s, const struct prom_label *labels, size_t n, int64_t t_ms, double v)
+{
+    struct store_series *se = store_find(s, labels, n);
+    if (!se) {
+        int err = series_create(s, labels, n, &se);
+        if (err == -ENOSPC)
+            s->rejected++;
+        if (err)
+            return err;
+    }
+    if (se->len) {
+        size_t k = se->head + se->len - 1;
+        struct store_sample *last = &se->ring[k >= se->cap ? k - se->cap : k];
+        if (t_ms < last->t)
+            return -EINVAL;
+        if (t_ms == last->t) {
+            last->v = v;
+            return 0;
+        }
+    }
+    if (se->len == se->cap && ring_grow(s, se) != 0) {
+        /* Full at its limit: the oldest sample makes room. */
+        se->head = se->head + 1 == se->cap ? 0 : se->head + 1;
+        se->len--;
+        s->nsamples--;
+    }
+    size_t k = se->head + se->len;
+    se->ring[k >= se->cap ? k - se->cap : k] = (struct store_sample){t_ms, v};
+    se->len++;
+    s->nsamples++;
+    return 0;
+}
+
+size_t store_series_seek(const struct store_series *se, int64_t t_ms)
+{
+    /* Queries ask about recent samples: gallop back from the newest before
+     * the binary search, so "now" costs a step or two, not a walk through
+     * the whole ring's cache lines. */
+    size_t hi = se->len, step = 1, lo;
+    while (hi > 0 && store_series_at(se, hi - 1)->t >= t_ms) {
+        size_t back = step < hi ? step : hi;
+        if (store_series_at(se, hi - back)->t < t_ms) {
+            lo = hi - back;
+            goto search;
+        }
+        hi -= back;
+        step *= 2;
+    }
+    return hi;
+search:
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (store_series_at(se, mid)->t < t_ms)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+void store_gc(struct store *s, int64_t now_ms)
+{
+    int64_t min_t = now_ms - s->lim.retention_ms;
+    size_t kept = 0;
+    for (size_t i = 0; i < s->nseries; i++) {
+        struct store_series *se = s->series[i];
+        size_t drop = store_series_seek(se, min_t);
+        se->head = (se->head + drop) % se->cap;
+        se->len -= drop;
+        s->nsamples -= drop;
+        if (se->len) {
+            s->series[kept++] = se;
+            continue;
+        }
+        s->bytes -= se->bytes;
+        series_free(se);
+    }
+    if (kept == s->nseries)
+        return;
+    s->nseries = kept;
+    /* Removal from open addressing needs a rebuild; it only shrinks. */
+    memset(s->table, 0, s->table_cap * sizeof(*s->table));
+    for (size_t i = 0; i < s->nseries; i++)
+        table_put(s->table, s->table_cap, s->series[i]);
+}
+
+void store_stats(const struct store *s, struct store_stats *out)
+{
+    out->series = s->nseries;
+    out->samples = s->nsamples;
+    out->bytes = s->bytes;
+    out->rejected = s->rejected;
+}

@@ -1,0 +1,93 @@
+/* store: the embedded, bounded, in-memory time-series store that PromQL
+ * reads (issue 5).
+ *
+ * A series is its label set (sorted by name, "__name__" among them) and a
+ * ring buffer of (time, value) samples. Everything is bounded by struct
+ * store_limits, set when the store is created: the number of series, the
+ * samples kept per series (a full ring overwrites its oldest sample), the
+ * bytes held in all, and the retention that store_gc enforces. A new series
+ * or sample past a limit is refused with -ENOSPC and counted, never grown.
+ *
+ * Staleness is Prometheus's: a sample whose value is prom_stale_nan() is
+ * stored like any other and ends the series at its time for queries.
+ * Single-threaded: the scraper appends and PromQL reads on the same loop. */
+#ifndef EBB_PROMQL_STORE_H
+#define EBB_PROMQL_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "prom/labels.h"
+
+struct store_limits {
+    size_t max_series;             /* series held at once */
+    size_t max_samples_per_series; /* ring size; the oldest sample goes first */
+    size_t max_bytes;              /* labels, samples and index, all series together */
+    int64_t retention_ms;          /* store_gc drops samples older than this */
+};
+
+struct store_sample {
+    int64_t t; /* milliseconds since the epoch */
+    double v;
+};
+
+struct store_series {
+    uint64_t hash;             /* of the label set, see store_labels_hash */
+    struct prom_label *labels; /* sorted by name; one allocation with the strings */
+    size_t nlabels;
+    struct store_sample *ring; /* cap cells; len of them in use from head on */
+    size_t cap, head, len;
+    size_t bytes;              /* what this series counts against max_bytes */
+};
+
+struct store {
+    struct store_limits lim;
+    struct store_series **series; /* nseries in creation order (gc keeps the order) */
+    size_t nseries, series_cap;
+    struct store_series **table;  /* open addressing by hash, table_cap a power of two */
+    size_t table_cap;
+    size_t nsamples;
+    size_t bytes;
+    uint64_t rejected;            /* appends refused with -ENOSPC */
+};
+
+struct store_stats {
+    size_t series, samples, bytes;
+    uint64_t rejected;
+};
+
+/* 100,000 series, 1,024 samples per series (15 minutes at 1 s and some),
+ * 256 MiB, 15 minutes' retention. */
+void store_limits_defaults(struct store_limits *l);
+/* Sets up an empty store with a copy of l. Allocates nothing. 0 or -EINVAL. */
+int store_init(struct store *s, const struct store_limits *l);
+/* Frees every series; the store is empty and reusable with the same limits. */
+void store_release(struct store *s);
+
+/* Appends one sample to the series with these labels (sorted by name,
+ * __name__ included; pairs with an empty value are ignored, as Prometheus
+ * does), creating it if needed. t in ms since the epoch, non-decreasing per
+ * series: an older sample is refused with -EINVAL, one at the same time
+ * replaces the last. v may be prom_stale_nan(). 0, -ENOSPC past a limit
+ * (counted in rejected), -EINVAL, or -ENOMEM. Copies what it keeps. */
+int store_append(struct store *s, const struct prom_label *labels, size_t n, int64_t t_ms, double v);
+/* Drops samples older than now_ms - retention and series left with none. */
+void store_gc(struct store *s, int64_t now_ms);
+void store_stats(const struct store *s, struct store_stats *out);
+
+/* The series with exactly these labels (sorted), or NULL. */
+struct store_series *store_find(const struct store *s, const struct prom_label *labels, size_t n);
+/* Hash of a sorted label set, ignoring empty values. */
+uint64_t store_labels_hash(const struct prom_label *labels, size_t n);
+
+/* Sample i of a series, 0 the oldest. */
+static inline const struct store_sample *store_series_at(const struct store_series *se, size_t i)
+{
+    size_t k = se->head + i;
+    return &se->ring[k >= se->cap ? k - se->cap : k];
+}
+
+/* The index of the first sample with t >= t_ms (se->len if none). */
+size_t store_series_seek(const struct store_series *se, int64_t t_ms);
+
+#endif
