@@ -16,6 +16,7 @@ static const struct command commands[] = {
     {"engine", cmd_engine, "run a simulated vLLM engine (OpenAI API, metrics, scheduler)"},
     {"router", cmd_router, "run the OpenAI-compatible router (holds requests at zero replicas)"},
     {"autoscaler", cmd_autoscaler, "run KEDA + HPA for ScaledObjects on local pools (--check: validate)"},
+    {"metrics", cmd_metrics, "scrape targets and answer Prometheus's query API (a small Prometheus)"},
     {"get", cmd_get, "get hpa [-w]: the kubectl table of a running autoscaler"},
 };
 
