@@ -13,6 +13,7 @@ struct command {
 };
 
 static const struct command commands[] = {
+    {"up", cmd_up, "run the whole tutorial on one machine: router, autoscaler, replicas, metrics"},
     {"engine", cmd_engine, "run a simulated vLLM engine (OpenAI API, metrics, scheduler)"},
     {"router", cmd_router, "run the OpenAI-compatible router (holds requests at zero replicas)"},
     {"autoscaler", cmd_autoscaler, "run KEDA + HPA for ScaledObjects on local pools (--check: validate)"},

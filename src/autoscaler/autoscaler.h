@@ -63,6 +63,12 @@ struct as_options {
     double tolerance;           /* --horizontal-pod-autoscaler-tolerance, 0.1 */
     int32_t down_stabilization; /* seconds, --horizontal-pod-autoscaler-downscale-stabilization, 300 */
     bool keda_strict;           /* several series: KEDA's error instead of their sum */
+    /* Answers a prometheus trigger in-process instead of over HTTP (ebb up's
+     * embedded store): fills *out as a trigger poll would, at once. NULL:
+     * every trigger queries its serverAddress. */
+    void (*local_query)(void *ud, const struct cfg_trigger *t, double now, bool strict,
+                        struct trigger_result *out);
+    void *local_ud;
 };
 
 void as_options_defaults(struct as_options *o);

@@ -32,7 +32,7 @@ static bool query_param(const struct http_req *req, const char *name, char *out,
     return false;
 }
 
-static void evaluate(struct control *c, struct http_req *req)
+static void evaluate(struct autoscaler *as, struct http_req *req)
 {
     char name[SO_NAME_MAX];
     if (req->msg->method != HTTP_M_POST) {
@@ -43,50 +43,55 @@ static void evaluate(struct control *c, struct http_req *req)
         respond_text(req, 400, "missing ?scaledobject=NAME\n");
         return;
     }
-    for (size_t i = 0; i < c->as->n_objs; i++)
-        if (strcmp(c->as->objs[i].spec.name, name) == 0) {
-            autoscaler_evaluate_now(c->as, i, false);
+    for (size_t i = 0; i < as->n_objs; i++)
+        if (strcmp(as->objs[i].spec.name, name) == 0) {
+            autoscaler_evaluate_now(as, i, false);
             respond_text(req, 202, "polling now\n");
             return;
         }
     respond_text(req, 404, "no such scaledobject\n");
 }
 
-static void handle(struct http_req *req, void *ud)
+static void respond_buf(struct http_req *req, int rc, const char *type, const struct buf *out)
 {
-    struct control *c = ud;
-    buf_reset(&c->out);
-    double now = wall_time();
-    if (http_req_path_is(req, "/evaluate")) {
-        evaluate(c, req);
-        return;
-    }
-    if (req->msg->method != HTTP_M_GET && req->msg->method != HTTP_M_HEAD) {
-        respond_text(req, 405, "method not allowed\n");
-        return;
-    }
-    int rc;
-    const char *type = "application/json";
-    if (http_req_path_is(req, "/status")) {
-        rc = autoscaler_status_json(c->as, now, &c->out);
-    } else if (http_req_path_is(req, "/hpa")) {
-        rc = autoscaler_hpa_json(c->as, now, &c->out);
-    } else if (http_req_path_is(req, "/metrics")) {
-        rc = autoscaler_metrics(c->as, &c->out);
-        type = PROM_CONTENT_TYPE;
-    } else if (http_req_path_is(req, "/health")) {
-        respond_text(req, 200, "ok\n");
-        return;
-    } else {
-        respond_text(req, 404, "not found: try /status, /hpa, /metrics, /health\n");
-        return;
-    }
     if (rc < 0) {
         log_error("control: answer over %u bytes", CONTROL_OUT_MAX);
         respond_text(req, 500, "answer too large\n");
         return;
     }
-    http_respond(req, 200, type, NULL, c->out.data, c->out.len);
+    http_respond(req, 200, type, NULL, out->data, out->len);
+}
+
+bool autoscaler_http_handle(struct autoscaler *as, struct buf *out, struct http_req *req)
+{
+    bool get = req->msg->method == HTTP_M_GET || req->msg->method == HTTP_M_HEAD;
+    buf_reset(out);
+    if (http_req_path_is(req, "/evaluate"))
+        evaluate(as, req);
+    else if (http_req_path_is(req, "/status") && get)
+        respond_buf(req, autoscaler_status_json(as, wall_time(), out), "application/json", out);
+    else if (http_req_path_is(req, "/hpa") && get)
+        respond_buf(req, autoscaler_hpa_json(as, wall_time(), out), "application/json", out);
+    else
+        return false;
+    return true;
+}
+
+static void handle(struct http_req *req, void *ud)
+{
+    struct control *c = ud;
+    if (autoscaler_http_handle(c->as, &c->out, req))
+        return;
+    if (req->msg->method != HTTP_M_GET && req->msg->method != HTTP_M_HEAD) {
+        respond_text(req, 405, "method not allowed\n");
+    } else if (http_req_path_is(req, "/metrics")) {
+        buf_reset(&c->out);
+        respond_buf(req, autoscaler_metrics(c->as, &c->out), PROM_CONTENT_TYPE, &c->out);
+    } else if (http_req_path_is(req, "/health")) {
+        respond_text(req, 200, "ok\n");
+    } else {
+        respond_text(req, 404, "not found: try /status, /hpa, /metrics, /health\n");
+    }
 }
 
 int control_start(struct control *c, uv_loop_t *loop, struct autoscaler *as, const char *host,

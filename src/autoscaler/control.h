@@ -18,6 +18,10 @@ struct control {
     void *data; /* the owner's */
 };
 
+/* Answers /status, /hpa and POST /evaluate for as, using out as scratch;
+ * false for any other path (for a server that serves more, as ebb up's). */
+bool autoscaler_http_handle(struct autoscaler *as, struct buf *out, struct http_req *req);
+
 /* Listens on host:port. 0 or a negative libuv error. */
 int control_start(struct control *c, uv_loop_t *loop, struct autoscaler *as, const char *host,
                   int port);

@@ -8,5 +8,6 @@ int cmd_router(int argc, char **argv);
 int cmd_autoscaler(int argc, char **argv);
 int cmd_get(int argc, char **argv);
 int cmd_metrics(int argc, char **argv);
+int cmd_up(int argc, char **argv);
 
 #endif

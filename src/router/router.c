@@ -157,7 +157,7 @@ size_t router_incoming_slot(struct router *r, const char *model)
  * rate() sees. production-stack creates the series on the first request,
  * so a request held at zero replicas (counted once, never retried) would
  * leave rate() at 0 and the tutorial's keepalive trigger inactive. */
-static void remember_model(struct router *r, const char *model)
+void router_model_add(struct router *r, const char *model)
 {
     if (router_known_model(r, model) >= 0 || r->nknown == ROUTER_MAX_KNOWN_MODELS)
         return;
@@ -216,7 +216,7 @@ static int add_static_backends(struct router *r, char *err, size_t errlen)
     /* Configured models are "known" from the start, as production-stack's
      * static mode (PS#889): a request for one with no backend is held. */
     for (int i = 0; i < nm && !rc; i++)
-        remember_model(r, models[i]);
+        router_model_add(r, models[i]);
     free(bstore);
     free(mstore);
     return rc;
@@ -274,7 +274,7 @@ int router_backend_add(struct router *r, const char *url, const char *const *mod
     uuid4(b->id);
     for (size_t i = 0; i < nmodels; i++) {
         b->models[i] = strdup(models[i]);
-        remember_model(r, models[i]);
+        router_model_add(r, models[i]);
     }
     b->nmodels = nmodels;
     b->state = BACKEND_READY;

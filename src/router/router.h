@@ -139,6 +139,10 @@ int router_backend_drain(struct router *r, const char *url);
 /* Removes url (after draining, or at once: in-flight requests to it fail). */
 int router_backend_remove(struct router *r, const char *url);
 struct rbackend *router_backend_find(struct router *r, const char *url);
+/* Makes model known with no backend yet: a request for it is held (or
+ * 503), not 404, and its incoming counter exists at 0. The local pool's
+ * models are known before their first replica starts. */
+void router_model_add(struct router *r, const char *model);
 /* Marks a backend ready again (e.g. after a probe) and serves held requests. */
 void router_backend_ready(struct router *r, struct rbackend *rb);
 
