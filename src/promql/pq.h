@@ -154,6 +154,8 @@ struct pq_ctx {
 int pq_eval(struct pq_ctx *c, const struct pq_node *n, struct pq_val *out);
 /* True if the series' labels satisfy every matcher of a selector. */
 bool pq_series_matches(const struct store_series *se, const struct pq_node *sel);
+int pq_fn_timestamp(struct pq_ctx *c, const struct pq_node *call, struct pq_val *args,
+                    struct pq_val *out);
 int pq_eval_agg(struct pq_ctx *c, const struct pq_node *n, struct pq_val *out);
 int pq_eval_binary(struct pq_ctx *c, const struct pq_node *n, struct pq_val *l, struct pq_val *r,
                    struct pq_val *out);

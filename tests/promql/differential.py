@@ -149,6 +149,11 @@ sort_desc(queue_depth)
 http_requests_total[1m]
 latency_seconds_bucket{le=~"0.*", instance!="a"}
 {__name__=~"queue.*|http.*", instance="b"}
+deriv(rnd[5m])
+predict_linear(http_requests_total[5m], 3600)
+timestamp(http_requests_total offset 1m)
+timestamp((rnd))
+timestamp(sum(rnd))
 topk(0, rnd) - on() rnd
 rnd - on() topk(0, rnd)
 clamp(-(rnd * 0), 0, 1)
