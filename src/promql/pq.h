@@ -30,7 +30,7 @@ enum pq_op {
 };
 
 enum pq_agg { PQ_SUM, PQ_AVG, PQ_COUNT, PQ_MIN, PQ_MAX, PQ_STDDEV, PQ_STDVAR, PQ_TOPK,
-              PQ_BOTTOMK, PQ_QUANTILE, PQ_GROUP };
+              PQ_BOTTOMK, PQ_QUANTILE, PQ_GROUP, PQ_COUNT_VALUES };
 
 enum pq_card { PQ_ONE_ONE, PQ_MANY_ONE, PQ_ONE_MANY, PQ_MANY_MANY };
 
@@ -170,6 +170,9 @@ int pq_vec_new(struct pq_ctx *c, size_t n, struct pq_vec *v);
 /* Fails if two samples of v have the same labels, as Prometheus does after
  * functions and operators that drop the metric name. */
 int pq_vec_check_unique(struct pq_ctx *c, const struct pq_vec *v);
+
+/* Go's strconv.FormatFloat(v, 'f', -1, 64) into out (400 bytes hold any). */
+void pq_format_f(double v, char *out, size_t n);
 
 /* ---- label sets (in the arena) ---- */
 
