@@ -3,6 +3,7 @@
  * but the "without" ones and the metric name; avg as a running mean,
  * min/max preferring numbers over NaN, topk/bottomk keeping each element's
  * own labels, quantile interpolating between ranks. */
+#include <ctype.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,7 +91,9 @@ static void accumulate(int op, struct group *g, const struct pq_sample *s, size_
 {
     double v = s->v;
     if (g->count == 0) {
-        g->value = op == PQ_COUNT || op == PQ_GROUP ? 1 : op == PQ_STDDEV || op == PQ_STDVAR ? 0 : v;
+        g->value = op == PQ_COUNT || op == PQ_GROUP || op == PQ_COUNT_VALUES ? 1
+                   : op == PQ_STDDEV || op == PQ_STDVAR                    ? 0
+                                                                            : v;
         g->mean = v;
         g->count = 1;
         if (op == PQ_TOPK || op == PQ_BOTTOMK || op == PQ_QUANTILE)
@@ -111,7 +114,8 @@ static void accumulate(int op, struct group *g, const struct pq_sample *s, size_
         /* Divided on each side of the minus to avoid overflow, as 2.42 does. */
         g->mean += v / cnt - g->mean / cnt;
         break;
-    case PQ_COUNT: g->value = cnt; break;
+    case PQ_COUNT:
+    case PQ_COUNT_VALUES: g->value = cnt; break;
     case PQ_GROUP: break;
     case PQ_MAX:
         if (g->value < v || isnan(g->value))
@@ -152,13 +156,56 @@ static int eval_param(struct pq_ctx *c, const struct pq_node *n, double *param, 
     return 0;
 }
 
+/* count_values: each element gets its value as a label (Go's 'f' format),
+ * which "by" groups on too. */
+static int count_values_prepare(struct pq_ctx *c, const struct pq_node *n, struct pq_vec *v,
+                                const char ***names, size_t *nn)
+{
+    struct pq_val pv;
+    int err = pq_eval(c, n->b, &pv);
+    if (err)
+        return err;
+    const char *label = pv.str;
+    bool ok = label[0] && !isdigit((unsigned char)label[0]);
+    for (const char *q = label; ok && *q; q++)
+        ok = isalnum((unsigned char)*q) || *q == '_';
+    if (!ok)
+        return pq_fail(c, PROMQL_ERR_EXEC, "invalid label name \"%s\"", label);
+    for (size_t i = 0; i < v->n; i++) {
+        char val[400];
+        pq_format_f(v->s[i].v, val, sizeof(val));
+        char *copy = pq_alloc(c, strlen(val) + 1);
+        if (!copy)
+            return PROMQL_ERR_EXEC;
+        memcpy(copy, val, strlen(val) + 1);
+        if ((err = pq_labels_set(c, v->s[i].l, v->s[i].n, label, copy, &v->s[i].l, &v->s[i].n)))
+            return err;
+    }
+    if (n->without)
+        return 0;
+    const char **all = pq_alloc(c, (n->nlabels + 1) * sizeof(*all));
+    if (!all)
+        return PROMQL_ERR_EXEC;
+    if (n->nlabels)
+        memcpy(all, n->labels, n->nlabels * sizeof(*all));
+    all[n->nlabels] = label;
+    *names = all;
+    *nn = n->nlabels + 1;
+    return 0;
+}
+
 int pq_eval_agg(struct pq_ctx *c, const struct pq_node *n, struct pq_val *out)
 {
     struct pq_val in;
     double param = 0;
-    size_t k;
+    size_t k = 0, nn = n->nlabels;
+    const char **names = n->labels;
     int err = pq_eval(c, n->a, &in);
-    if (err || (err = eval_param(c, n, &param, &k, in.vec.n)) != 0)
+    if (!err && n->op == PQ_COUNT_VALUES)
+        err = count_values_prepare(c, n, &in.vec, &names, &nn);
+    else if (!err)
+        err = eval_param(c, n, &param, &k, in.vec.n);
+    if (err)
         return err;
     memset(out, 0, sizeof(*out));
     out->type = PROMQL_VECTOR;
@@ -177,13 +224,13 @@ int pq_eval_agg(struct pq_ctx *c, const struct pq_node *n, struct pq_val *out)
      * keeps take no more room than it has. */
     for (size_t i = 0; i < in.vec.n; i++) {
         const struct pq_sample *s = &in.vec.s[i];
-        uint64_t h = pq_labels_sig(s->l, s->n, n->labels, n->nlabels, !n->without);
+        uint64_t h = pq_labels_sig(s->l, s->n, names, nn, !n->without);
         size_t *slot = pq_map_slot(&m, h);
         if (!*slot) {
             struct group *g = &groups[ng];
             memset(g, 0, sizeof(*g));
-            err = pq_labels_filter(c, s->l, s->n, n->labels, n->nlabels, !n->without, n->without,
-                                   &g->l, &g->n);
+            err = pq_labels_filter(c, s->l, s->n, names, nn, !n->without, n->without, &g->l,
+                                   &g->n);
             if (err)
                 return err;
             *slot = ++ng;

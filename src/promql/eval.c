@@ -105,7 +105,10 @@ static int select_series(struct pq_ctx *c, const struct pq_node *sel, struct sto
     return 0;
 }
 
-static int eval_selector(struct pq_ctx *c, const struct pq_node *n, struct pq_val *out)
+/* An instant selector's samples; with times, each sample's value is its
+ * time in seconds instead (timestamp()). */
+static int select_instant(struct pq_ctx *c, const struct pq_node *n, bool times,
+                          struct pq_val *out)
 {
     struct store_series **ss;
     size_t nss;
@@ -121,7 +124,8 @@ static int eval_selector(struct pq_ctx *c, const struct pq_node *n, struct pq_va
         const struct store_sample *smp = store_series_at(ss[i], k - 1);
         if (smp->t < from || prom_is_stale_nan(smp->v))
             continue;
-        out->vec.s[out->vec.n++] = (struct pq_sample){ss[i]->labels, ss[i]->nlabels, smp->v};
+        double v = times ? (double)smp->t / 1000 : smp->v;
+        out->vec.s[out->vec.n++] = (struct pq_sample){ss[i]->labels, ss[i]->nlabels, v};
     }
     /* In the store's order (creation), as Prometheus's postings are: a
      * selector's order is not part of PromQL's answer. */
@@ -184,6 +188,30 @@ static int eval_matrix(struct pq_ctx *c, const struct pq_node *n, struct pq_val 
     return 0;
 }
 
+int pq_fn_timestamp(struct pq_ctx *c, const struct pq_node *call, struct pq_val *args,
+                    struct pq_val *out)
+{
+    /* Of a vector selector, the samples' own times (2.42 evaluates that
+     * argument specially); of anything else, the evaluation time. */
+    struct pq_val sel;
+    struct pq_vec *in = &args[0].vec;
+    const struct pq_node *arg = call->args[0];
+    while (arg->kind == PQ_PAREN)
+        arg = arg->a;
+    bool own = arg->kind == PQ_SEL;
+    int err = own ? select_instant(c, arg, true, &sel) : 0;
+    if (own)
+        in = &sel.vec;
+    if (err || (err = pq_vec_new(c, in->n, &out->vec)) != 0)
+        return err;
+    for (size_t i = 0; !err && i < in->n; i++) {
+        struct pq_sample o = {in->s[i].l, in->s[i].n, own ? in->s[i].v : (double)c->t / 1000};
+        err = pq_labels_filter(c, o.l, o.n, NULL, 0, false, true, &o.l, &o.n);
+        out->vec.s[out->vec.n++] = o;
+    }
+    return err ? err : pq_vec_check_unique(c, &out->vec);
+}
+
 static int eval_neg(struct pq_ctx *c, const struct pq_node *n, struct pq_val *out)
 {
     int err = pq_eval(c, n->a, out);
@@ -233,7 +261,7 @@ int pq_eval(struct pq_ctx *c, const struct pq_node *n, struct pq_val *out)
     case PQ_NEG:
         return eval_neg(c, n, out);
     case PQ_SEL:
-        return eval_selector(c, n, out);
+        return select_instant(c, n, false, out);
     case PQ_MSEL:
         return eval_matrix(c, n, out);
     case PQ_CALL:

@@ -16,6 +16,13 @@ double pq_go_log10(double x);
 double pq_go_atan(double x);
 int pq_histogram_quantile(struct pq_ctx *c, const struct pq_node *call, struct pq_val *args,
                           struct pq_val *out);
+int pq_fn_date(struct pq_ctx *c, const struct pq_node *call, struct pq_val *args,
+               struct pq_val *out);
+int pq_fn_deriv(struct pq_ctx *c, const struct pq_node *call, struct pq_val *args,
+                struct pq_val *out);
+int pq_fn_predict_linear(struct pq_ctx *c, const struct pq_node *call, struct pq_val *args,
+                         struct pq_val *out);
+
 
 /* Go's math.Max and math.Min: NaN wins, unlike C's fmax. */
 static double go_max(double a, double b)
@@ -566,11 +573,17 @@ static const struct pq_func funcs[] = {
     {"cos", {V}, 1, 1, V, fn_cos},
     {"cosh", {V}, 1, 1, V, fn_cosh},
     {"count_over_time", {M}, 1, 1, V, fn_count_ot},
+    {"day_of_month", {V}, 0, 1, V, pq_fn_date},
+    {"day_of_week", {V}, 0, 1, V, pq_fn_date},
+    {"day_of_year", {V}, 0, 1, V, pq_fn_date},
+    {"days_in_month", {V}, 0, 1, V, pq_fn_date},
     {"deg", {V}, 1, 1, V, fn_deg},
+    {"deriv", {M}, 1, 1, V, pq_fn_deriv},
     {"delta", {M}, 1, 1, V, fn_delta},
     {"exp", {V}, 1, 1, V, fn_exp},
     {"floor", {V}, 1, 1, V, fn_floor},
     {"histogram_quantile", {S, V}, 2, 2, V, pq_histogram_quantile},
+    {"hour", {V}, 0, 1, V, pq_fn_date},
     {"idelta", {M}, 1, 1, V, fn_idelta},
     {"increase", {M}, 1, 1, V, fn_increase},
     {"irate", {M}, 1, 1, V, fn_irate},
@@ -580,7 +593,10 @@ static const struct pq_func funcs[] = {
     {"log2", {V}, 1, 1, V, fn_log2},
     {"max_over_time", {M}, 1, 1, V, fn_max_ot},
     {"min_over_time", {M}, 1, 1, V, fn_min_ot},
+    {"minute", {V}, 0, 1, V, pq_fn_date},
+    {"month", {V}, 0, 1, V, pq_fn_date},
     {"pi", {S}, 0, 0, S, fn_pi},
+    {"predict_linear", {M, S}, 2, 2, V, pq_fn_predict_linear},
     {"present_over_time", {M}, 1, 1, V, fn_present_ot},
     {"quantile_over_time", {S, M}, 2, 2, V, fn_quantile_ot},
     {"rad", {V}, 1, 1, V, fn_rad},
@@ -600,7 +616,9 @@ static const struct pq_func funcs[] = {
     {"tan", {V}, 1, 1, V, fn_tan},
     {"tanh", {V}, 1, 1, V, fn_tanh},
     {"time", {S}, 0, 0, S, fn_time},
+    {"timestamp", {V}, 1, 1, V, pq_fn_timestamp},
     {"vector", {S}, 1, 1, V, fn_vector},
+    {"year", {V}, 0, 1, V, pq_fn_date},
 };
 
 const struct pq_func *pq_func_find(const char *name, size_t len)
@@ -614,9 +632,7 @@ const struct pq_func *pq_func_find(const char *name, size_t len)
 bool pq_func_known(const char *name, size_t len)
 {
     static const char *const others[] = {
-        "day_of_month", "day_of_week", "day_of_year", "days_in_month", "deriv",
-        "holt_winters", "hour", "label_join", "label_replace", "minute", "month",
-        "predict_linear", "timestamp", "year", "histogram_count", "histogram_sum",
+        "holt_winters", "label_join", "label_replace", "histogram_count", "histogram_sum",
         "histogram_fraction", "histogram_stddev", "histogram_stdvar"};
     for (size_t i = 0; i < sizeof(others) / sizeof(others[0]); i++)
         if (strlen(others[i]) == len && !memcmp(others[i], name, len))

@@ -52,6 +52,11 @@ void promql_format_value(double v, char *out, size_t size)
     format_float(v, PQ_FMT_POINT, out, size);
 }
 
+void pq_format_f(double v, char *out, size_t size)
+{
+    format_float(v, PQ_FMT_F, out, size);
+}
+
 static void format_float(double v, int mode, char *out, size_t size)
 {
     if (isnan(v)) {

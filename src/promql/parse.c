@@ -84,7 +84,7 @@ static int unexpected(struct parser *p, const char *where)
     for (size_t i = 0; p->tok.k == T_IDENT && i < sizeof(word_ops) / sizeof(word_ops[0]); i++)
         if (tok_is(p, word_ops[i]))
             return perr(p, p->tok.pos, "unexpected <op:%s>%s%s", word_ops[i], w, ws);
-    if (p->tok.k == T_IDENT && (agg_find(&p->tok) >= 0 || tok_is(p, "count_values")))
+    if (p->tok.k == T_IDENT && agg_find(&p->tok) >= 0)
         return perr(p, p->tok.pos, "unexpected <aggr:%.*s>%s%s", len, p->tok.s, w, ws);
     if (p->tok.k >= T_ASSIGN && p->tok.k <= T_POW)
         return perr(p, p->tok.pos, "unexpected <op:%.*s>%s%s", len, p->tok.s, w, ws);
@@ -306,8 +306,9 @@ static int parse_label_list(struct parser *p, const char ***out, size_t *nout)
     return 0;
 }
 
-static const char *const agg_names[] = {"sum", "avg", "count", "min", "max", "stddev", "stdvar",
-                                        "topk", "bottomk", "quantile", "group"};
+static const char *const agg_names[] = {"sum",  "avg",     "count",    "min",   "max",
+                                        "stddev", "stdvar", "topk",  "bottomk", "quantile",
+                                        "group", "count_values"};
 
 static int agg_find(const struct pq_token *t)
 {
@@ -370,7 +371,7 @@ static struct pq_node *parse_agg(struct parser *p, int op)
     unsigned pos = p->tok.pos;
     if (parse_args(p, n) != 0)
         return NULL;
-    bool param = op == PQ_TOPK || op == PQ_BOTTOMK || op == PQ_QUANTILE;
+    bool param = op == PQ_TOPK || op == PQ_BOTTOMK || op == PQ_QUANTILE || op == PQ_COUNT_VALUES;
     if (n->nargs != (param ? 2u : 1u)) {
         perr(p, pos, "wrong number of arguments for aggregate expression provided, expected %d, got %zu",
              param ? 2 : 1, n->nargs);
@@ -385,8 +386,9 @@ static struct pq_node *parse_agg(struct parser *p, int op)
              pq_type_name(n->a->type));
         return NULL;
     }
-    if (n->b && n->b->type != PROMQL_SCALAR) {
-        perr(p, n->b->pos, "expected type scalar in aggregation parameter, got %s",
+    enum promql_type want = op == PQ_COUNT_VALUES ? PROMQL_STRING : PROMQL_SCALAR;
+    if (n->b && n->b->type != want) {
+        perr(p, n->b->pos, "expected type %s in aggregation parameter, got %s", pq_type_name(want),
              pq_type_name(n->b->type));
         return NULL;
     }
@@ -494,10 +496,6 @@ static struct pq_node *parse_primary(struct parser *p)
                                            (after.len == 7 && !memcmp(after.s, "without", 7)));
     if (agg >= 0 && (after.k == T_LPAREN || grouping))
         return parse_agg(p, agg);
-    if (t.len == 12 && !memcmp(t.s, "count_values", 12) && (after.k == T_LPAREN || grouping)) {
-        perr(p, t.pos, "aggregation \"count_values\" is not supported by ebb's PromQL");
-        return NULL;
-    }
     if (after.k == T_LPAREN)
         return parse_call(p);
     /* Keywords that cannot name a metric (generated_parser.y's

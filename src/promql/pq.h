@@ -30,7 +30,7 @@ enum pq_op {
 };
 
 enum pq_agg { PQ_SUM, PQ_AVG, PQ_COUNT, PQ_MIN, PQ_MAX, PQ_STDDEV, PQ_STDVAR, PQ_TOPK,
-              PQ_BOTTOMK, PQ_QUANTILE, PQ_GROUP };
+              PQ_BOTTOMK, PQ_QUANTILE, PQ_GROUP, PQ_COUNT_VALUES };
 
 enum pq_card { PQ_ONE_ONE, PQ_MANY_ONE, PQ_ONE_MANY, PQ_MANY_MANY };
 
@@ -154,6 +154,8 @@ struct pq_ctx {
 int pq_eval(struct pq_ctx *c, const struct pq_node *n, struct pq_val *out);
 /* True if the series' labels satisfy every matcher of a selector. */
 bool pq_series_matches(const struct store_series *se, const struct pq_node *sel);
+int pq_fn_timestamp(struct pq_ctx *c, const struct pq_node *call, struct pq_val *args,
+                    struct pq_val *out);
 int pq_eval_agg(struct pq_ctx *c, const struct pq_node *n, struct pq_val *out);
 int pq_eval_binary(struct pq_ctx *c, const struct pq_node *n, struct pq_val *l, struct pq_val *r,
                    struct pq_val *out);
@@ -168,6 +170,9 @@ int pq_vec_new(struct pq_ctx *c, size_t n, struct pq_vec *v);
 /* Fails if two samples of v have the same labels, as Prometheus does after
  * functions and operators that drop the metric name. */
 int pq_vec_check_unique(struct pq_ctx *c, const struct pq_vec *v);
+
+/* Go's strconv.FormatFloat(v, 'f', -1, 64) into out (400 bytes hold any). */
+void pq_format_f(double v, char *out, size_t n);
 
 /* ---- label sets (in the arena) ---- */
 

@@ -149,6 +149,18 @@ sort_desc(queue_depth)
 http_requests_total[1m]
 latency_seconds_bucket{le=~"0.*", instance!="a"}
 {__name__=~"queue.*|http.*", instance="b"}
+deriv(rnd[5m])
+predict_linear(http_requests_total[5m], 3600)
+timestamp(http_requests_total offset 1m)
+timestamp((rnd))
+timestamp(sum(rnd))
+count_values("v", queue_depth)
+count_values by (instance) ("v", queue_depth * 0.1)
+hour(rnd)
+day_of_week(rnd * 1000)
+days_in_month(queue_depth * 1e6)
+year(rnd * 1e12)
+minute()
 topk(0, rnd) - on() rnd
 rnd - on() topk(0, rnd)
 clamp(-(rnd * 0), 0, 1)
