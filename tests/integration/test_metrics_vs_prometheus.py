@@ -70,7 +70,9 @@ QUERIES = [
     "up == 0",
     "vllm:num_requests_waiting > bool 3",
     "vllm:num_requests_waiting > 3",
-    "topk(1, vllm:num_requests_waiting)",
+    # which of tied series topk keeps follows each one's internal order
+    "count(topk(1, vllm:num_requests_waiting))",
+    "sum(topk(1, vllm:num_requests_waiting))",
     "clamp_max(vllm:num_requests_waiting, 2)",
     "vllm:prompt_tokens_total - vllm:prompt_tokens_total offset 5s",
     "irate(vllm:generation_tokens_total[10s])",
