@@ -28,6 +28,28 @@ def free_port():
         return s.getsockname()[1]
 
 
+def free_port_range(n):
+    """n consecutive ports that bind now, below the ephemeral range (whose
+    ports outgoing connections take at any moment): for a LocalDeployment's
+    basePort, whose replica i listens on basePort + i."""
+    import random
+    for _ in range(200):
+        base = random.randrange(20000, 32000 - n)
+        socks = []
+        try:
+            for p in range(base, base + n):
+                s = socket.socket()
+                socks.append(s)
+                s.bind(("127.0.0.1", p))
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    raise RuntimeError(f"no {n} free consecutive ports")
+
+
 def _stop_all():
     for p in _procs:
         if p.poll() is None:

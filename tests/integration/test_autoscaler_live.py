@@ -23,7 +23,7 @@ import threading
 import time
 import urllib.parse
 
-from ebbtest import Process, Router, check, done, free_port, post_json, request, stream, wait_until
+from ebbtest import Process, free_port_range, Router, check, done, free_port, post_json, request, stream, wait_until
 
 ebb = os.path.abspath(sys.argv[1])
 MODEL = "meta-llama/Llama-3.1-8B-Instruct"
@@ -137,9 +137,7 @@ def pids_of_replicas(base):
 
 
 # ---- 1. the tutorial's first shape: 1 -> 2 -> 1, and Prometheus down -------
-base = free_port()
-while base + 1 >= 65535:
-    base = free_port()
+base = free_port_range(2)
 prom = Prometheus([f"127.0.0.1:{base}", f"127.0.0.1:{base + 1}"])
 so1 = write("so1.yaml", f"""apiVersion: keda.sh/v1alpha1
 kind: ScaledObject
@@ -234,7 +232,7 @@ time.sleep(0.5)
 check("no replica is left running", not pids_of_replicas(base), pids_of_replicas(base))
 
 # ---- 2. the scale-to-zero shape behind the router ---------------------------
-base = free_port()
+base = free_port_range(2)
 router = Router(ebb, [f"http://127.0.0.1:{base}"], "--health-check-interval", "0.2", "--hold-timeout", "60",
                 models=[MODEL])
 router_port = router.port

@@ -24,13 +24,13 @@ import threading
 import time
 import urllib.parse
 
-from ebbtest import Process, check, done, free_port, request, stream, tutorial_prompt, wait_until
+from ebbtest import Process, free_port_range, check, done, free_port, request, stream, tutorial_prompt, wait_until
 
 ebb = os.path.abspath(sys.argv[1])
 root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 MODEL = "meta-llama/Llama-3.1-8B-Instruct"
 tmp = tempfile.mkdtemp(prefix="ebb-up-")
-base = free_port()
+base = free_port_range(2)
 ld = os.path.join(tmp, "deployment.yaml")
 with open(ld, "w") as f:
     f.write(f"""apiVersion: ebb/v1alpha1
