@@ -112,6 +112,7 @@ int cmd_metrics(int argc, char **argv)
     const char *host = "127.0.0.1", *job = "ebb", *log_level = "info";
     int port = 9090, max_series = (int)cfg.store.max_series;
     int max_mib = (int)(cfg.store.max_bytes >> 20), sample_limit = 0;
+    int max_samples = (int)cfg.store.max_samples_per_series;
     double interval = cfg.scrape_interval_ms / 1000.0;
     double retention = (double)cfg.store.retention_ms / 1000.0;
     const struct opt opts[] = {
@@ -127,6 +128,8 @@ int cmd_metrics(int argc, char **argv)
          NULL},
         {"max-series", OPT_INT, &max_series, "N", "series held at once; new ones past it are refused",
          1, 100000000, NULL},
+        {"max-samples-per-series", OPT_INT, &max_samples, "N",
+         "samples kept per series (a ring: the oldest goes first)", 2, 1 << 24, NULL},
         {"max-mib", OPT_INT, &max_mib, "MIB", "memory for series and samples", 1, 1 << 20, NULL},
         {"sample-limit", OPT_INT, &sample_limit, "N",
          "a scrape with more samples fails, as Prometheus's sample_limit (0: none)", 0, 100000000,
@@ -146,6 +149,7 @@ int cmd_metrics(int argc, char **argv)
     cfg.scrape_interval_ms = (unsigned)(interval * 1000);
     cfg.store.retention_ms = (int64_t)(retention * 1000);
     cfg.store.max_series = (size_t)max_series;
+    cfg.store.max_samples_per_series = (size_t)max_samples;
     cfg.store.max_bytes = (size_t)max_mib << 20;
     cfg.scrape.sample_limit = (size_t)sample_limit;
     signal(SIGPIPE, SIG_IGN);
