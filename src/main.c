@@ -17,6 +17,7 @@ static const struct command commands[] = {
     {"router", cmd_router, "run the OpenAI-compatible router (holds requests at zero replicas)"},
     {"autoscaler", cmd_autoscaler, "run KEDA + HPA for ScaledObjects on local pools (--check: validate)"},
     {"get", cmd_get, "get hpa [-w]: the kubectl table of a running autoscaler"},
+    {"load", cmd_load, "the tutorial's load generator, measured (TTFT, ITL, tokens/s)"},
 };
 
 static void usage(FILE *out)

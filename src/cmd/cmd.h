@@ -7,5 +7,6 @@ int cmd_engine(int argc, char **argv);
 int cmd_router(int argc, char **argv);
 int cmd_autoscaler(int argc, char **argv);
 int cmd_get(int argc, char **argv);
+int cmd_load(int argc, char **argv);
 
 #endif
