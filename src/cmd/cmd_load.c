@@ -12,6 +12,7 @@
 #include "base/util.h"
 #include "cmd/cmd.h"
 #include "load/load.h"
+#include "load/openai.h"
 
 static const char summary[] =
     "Sends streaming completions to an OpenAI-compatible server and measures them.\n"
@@ -117,7 +118,9 @@ int cmd_load(int argc, char **argv)
         {"openai-api-key", OPT_STRING, &cfg.api_key, "KEY",
          "sent as 'Authorization: Bearer KEY' (also --openai_api_key)", 0, 0, NULL},
         {"num-requests", OPT_STRING, &f.num_requests, "N",
-         "requests per model; with --duration or --trace, a cap (none unless given)", 0, 0, NULL},
+         "requests per model (with --rate: in all); with --duration or --trace a cap, only when "
+         "given",
+         0, 0, NULL},
         {"prompt-len", OPT_INT, &cfg.prompt_len, "N", "times \"Hi \" is repeated in each prompt", 0,
          10000000, NULL},
         {"max-tokens", OPT_INT, &cfg.max_tokens, "N", "max_tokens of each request", 1, 10000000,
@@ -138,7 +141,7 @@ int cmd_load(int argc, char **argv)
          "arrivals wait",
          0, 1000000, NULL},
         {"timeout", OPT_DOUBLE, &cfg.timeout, "SECONDS",
-         "longest a request may take, head to [DONE] (the OpenAI client's default: 600)", 0.001,
+         "longest a request may take, from sending it to [DONE], as the OpenAI client's", 0.001,
          86400, NULL},
         {"seed", OPT_INT, &f.seed, "N", "seed of the --rate arrivals", 0, 2147483647, NULL},
         {"trace", OPT_STRING, &f.trace_path, "FILE",
@@ -155,12 +158,14 @@ int cmd_load(int argc, char **argv)
         return rc > 0 ? 0 : 2;
     char host[256], path[512], err[1024];
     int port;
-    if (load_parse_url(cfg.base_url, host, sizeof(host), &port, path, sizeof(path))) {
+    if (openai_parse_url(cfg.base_url, host, sizeof(host), &port, path, sizeof(path))) {
         fprintf(stderr, "ebb load: --openai-api-base must be an http://host[:port][/path] URL, "
                         "got \"%s\"\n",
                 cfg.base_url);
         return 2;
     }
+    if (strpbrk(cfg.api_key, "\r\n") || (cfg.model && strpbrk(cfg.model, "\r\n")))
+        return usage_error("--openai-api-key and --model must be one line");
     struct trace tr = {0};
     if (f.trace_path && trace_load(f.trace_path, &tr, err, sizeof(err))) {
         fprintf(stderr, "ebb load: %s\n", err);

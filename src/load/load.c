@@ -17,8 +17,8 @@
 
 #include "base/buf.h"
 #include "base/util.h"
-#include "engine/tokenizer.h"
 #include "http/client.h"
+#include "load/openai.h"
 #include "load/sse.h"
 
 struct load;
@@ -29,6 +29,7 @@ struct load_req {
     struct upstream_conn *conn;   /* NULL once finished */
     long index;                   /* request number, as the script prints it */
     uint64_t t_send, t_last;      /* uv_hrtime, ns */
+    double ttft;                  /* seconds, once got_first */
     int status;                   /* HTTP status, 0 before the head */
     int token_events;
     long usage_prompt, usage_output; /* -1 until a usage object arrives */
@@ -68,6 +69,7 @@ struct load {
     bool dispatching, stopping, closed;
     int errors_shown;
     int progress_len;
+    unsigned ticks;               /* of the 50 ms timer: the bar is drawn every 4th */
 };
 
 static void dispatch(struct load *l);
@@ -78,42 +80,6 @@ const char *load_fail_name(enum load_fail f)
     static const char *const names[] = {"connect", "http", "stream_error", "timeout",
                                         "incomplete", "protocol", "cancelled"};
     return f < LOAD_FAIL_KINDS ? names[f] : "unknown";
-}
-
-int load_parse_url(const char *url, char *host, size_t hostlen, int *port, char *path,
-                   size_t pathlen)
-{
-    if (strncmp(url, "http://", 7) != 0)
-        return -EINVAL;
-    const char *h = url + 7;
-    size_t hl = strcspn(h, ":/");
-    if (hl == 0 || hl >= hostlen)
-        return -EINVAL;
-    memcpy(host, h, hl);
-    host[hl] = '\0';
-    const char *p = h + hl;
-    *port = 80;
-    if (*p == ':') {
-        char num[8];
-        size_t nl = strcspn(p + 1, "/");
-        int64_t v;
-        if (nl == 0 || nl >= sizeof(num))
-            return -EINVAL;
-        memcpy(num, p + 1, nl);
-        num[nl] = '\0';
-        if (parse_int64(num, &v) || v < 1 || v > 65535)
-            return -EINVAL;
-        *port = (int)v;
-        p += 1 + nl;
-    }
-    size_t pl = strlen(p);
-    while (pl && p[pl - 1] == '/')
-        pl--; /* the OpenAI client joins base and "/completions" with one '/' */
-    if (pl >= pathlen)
-        return -EINVAL;
-    memcpy(path, p, pl);
-    path[pl] = '\0';
-    return 0;
 }
 
 static double secs_since(uint64_t from, uint64_t to)
@@ -159,20 +125,6 @@ static void print_due(struct load *l)
     }
 }
 
-/* The message of an OpenAI/vLLM error body ({"error":{"message"}}, vLLM's
- * older {"object":"error","message"} or production-stack's {"error":"..."}),
- * or NULL. The string lives in root. */
-static const char *error_message(const cJSON *root)
-{
-    const cJSON *e = cJSON_GetObjectItemCaseSensitive(root, "error");
-    if (cJSON_IsString(e))
-        return e->valuestring;
-    const cJSON *m = cJSON_GetObjectItemCaseSensitive(cJSON_IsObject(e) ? e : root, "message");
-    if (cJSON_IsString(m) && (e || cJSON_GetObjectItemCaseSensitive(root, "object")))
-        return m->valuestring;
-    return NULL;
-}
-
 /* Records the outcome once and takes the request out of flight. */
 static void req_finish(struct load_req *r)
 {
@@ -200,6 +152,7 @@ static void req_finish(struct load_req *r)
         res->ok++;
         samples_add(&res->e2e, secs_since(r->t_send, now));
         if (r->got_first) {
+            samples_add(&res->ttft, r->ttft);
             const double *gaps = (const double *)(const void *)r->itl.data;
             for (size_t i = 0; i < r->itl.len / sizeof(double); i++)
                 samples_add(&res->itl, gaps[i]);
@@ -232,38 +185,13 @@ static void req_fail(struct load_req *r, enum load_fail kind, const char *why)
     req_finish(r);
 }
 
-/* One token event's text: choices[0].text, or .delta.content for chat. */
-static const char *event_text(const cJSON *root, bool chat)
-{
-    const cJSON *ch = cJSON_GetObjectItemCaseSensitive(root, "choices");
-    const cJSON *c0 = cJSON_IsArray(ch) ? cJSON_GetArrayItem(ch, 0) : NULL;
-    if (!c0)
-        return NULL;
-    const cJSON *t = chat ? cJSON_GetObjectItemCaseSensitive(
-                                cJSON_GetObjectItemCaseSensitive(c0, "delta"), "content")
-                          : cJSON_GetObjectItemCaseSensitive(c0, "text");
-    return cJSON_IsString(t) ? t->valuestring : NULL;
-}
-
-static void read_usage(struct load_req *r, const cJSON *root)
-{
-    const cJSON *u = cJSON_GetObjectItemCaseSensitive(root, "usage");
-    const cJSON *p = cJSON_GetObjectItemCaseSensitive(u, "prompt_tokens");
-    const cJSON *c = cJSON_GetObjectItemCaseSensitive(u, "completion_tokens");
-    if (cJSON_IsNumber(p) && cJSON_IsNumber(c) && p->valuedouble >= 0 && c->valuedouble >= 0) {
-        r->usage_prompt = (long)p->valuedouble;
-        r->usage_output = (long)c->valuedouble;
-    }
-}
-
 /* A token event: TTFT on the first, an ITL gap on each later one. */
 static int on_token(struct load_req *r, const char *text)
 {
     uint64_t now = uv_hrtime();
-    struct load_result *res = r->l->res;
     if (!r->got_first) {
         r->got_first = true;
-        samples_add(&res->ttft, secs_since(r->t_send, now));
+        r->ttft = secs_since(r->t_send, now);
     } else {
         double gap = secs_since(r->t_last, now);
         if (buf_append(&r->itl, &gap, sizeof(gap)))
@@ -295,16 +223,16 @@ static int on_event(void *ud, const char *type, const char *data, size_t len)
         snprintf(r->why, sizeof(r->why), "an event is not a JSON object: %.60s", data);
         return -EPROTO;
     }
-    const char *msg = error_message(root);
+    const char *msg = openai_error_message(root);
     int rc = 0;
     if (msg || strcmp(type, "error") == 0) {
         snprintf(r->why, sizeof(r->why), "error event mid-stream: %s", msg ? msg : data);
         rc = 1;
     } else {
-        const char *text = event_text(root, r->l->cfg->chat);
+        const char *text = openai_event_text(root, r->l->cfg->chat);
         if (text && *text)
             rc = on_token(r, text);
-        read_usage(r, root);
+        openai_event_usage(root, &r->usage_prompt, &r->usage_output);
         if (rc)
             snprintf(r->why, sizeof(r->why), "more token events than memory allows");
     }
@@ -357,7 +285,7 @@ static void http_failure(struct load_req *r)
 {
     char why[300];
     cJSON *root = cJSON_ParseWithLength(r->errbody.data ? r->errbody.data : "", r->errbody.len);
-    const char *msg = error_message(root);
+    const char *msg = openai_error_message(root);
     snprintf(why, sizeof(why), "HTTP %d: %.150s", r->status,
              msg ? msg : r->errbody.data ? r->errbody.data : "");
     cJSON_Delete(root);
@@ -394,60 +322,6 @@ static void on_done(void *ud, enum upstream_error err)
 
 static const struct upstream_callbacks req_callbacks = {on_head, on_body, on_done};
 
-/* The request's prompt: the script's "Prompt {i} with dummy text " + "Hi "
- * * n + "how are you?". A trace entry gives a token count instead: n is
- * chosen so that, with the fixed words and the BOS token, the prompt has
- * that many Llama-3 tokens (ebb's tokenizer; " Hi" is one token). */
-static int append_prompt(struct buf *b, long index, long prompt_tokens, int prompt_len)
-{
-    char lead[64];
-    int ll = snprintf(lead, sizeof(lead), "Prompt %ld with dummy text ", index);
-    long n = prompt_len;
-    if (prompt_tokens > 0) {
-        /* Counted whole: the lead's last space joins the next word. */
-        char fixed_text[96];
-        int fl = snprintf(fixed_text, sizeof(fixed_text), "%show are you?", lead);
-        n = prompt_tokens - (long)tok_count(fixed_text, (size_t)fl) - 1;
-        if (n < 0)
-            n = 0;
-    }
-    int err = buf_reserve(b, (size_t)ll + 3 * (size_t)n + 16);
-    if (err)
-        return err;
-    buf_append(b, lead, (size_t)ll);
-    for (long i = 0; i < n; i++)
-        buf_append(b, "Hi ", 3);
-    return buf_append_str(b, "how are you?");
-}
-
-/* Formats the request for index into l->head and l->body. */
-static int format_request(struct load *l, long index, const struct trace_entry *te)
-{
-    const struct load_config *cfg = l->cfg;
-    struct buf *b = &l->body;
-    buf_reset(b);
-    buf_reset(&l->head);
-    const char *model = l->models[l->model];
-    buf_append_str(b, "{\"model\":");
-    buf_append_json_str(b, model, strlen(model));
-    buf_append_str(b, cfg->chat ? ",\"messages\":[{\"role\":\"user\",\"content\":\"" : ",\"prompt\":\"");
-    int err = append_prompt(b, index, te ? te->prompt_tokens : 0, cfg->prompt_len);
-    if (err)
-        return err;
-    /* The script's parameters; usage is asked for so token counts come
-     * from the server. A trace entry's output length is forced. */
-    buf_appendf(b, "\"%s%s,\"temperature\":0,\"max_tokens\":%d,\"stream\":true,"
-                   "\"stream_options\":{\"include_usage\":true}%s}",
-                cfg->chat ? "}]" : "", cfg->chat ? "" : ",\"echo\":false",
-                te ? te->output_tokens : cfg->max_tokens, te ? ",\"ignore_eos\":true" : "");
-    return buf_appendf(&l->head,
-                       "POST %s%s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n"
-                       "Accept: text/event-stream\r\nAuthorization: Bearer %s\r\n"
-                       "User-Agent: ebb-load/" EBB_VERSION "\r\nContent-Length: %zu\r\n\r\n",
-                       l->path, cfg->chat ? "/chat/completions" : "/completions", l->hostport,
-                       cfg->api_key, b->len);
-}
-
 /* Starts request index now. */
 static void send_one(struct load *l, long index, const struct trace_entry *te)
 {
@@ -476,7 +350,19 @@ static void send_one(struct load *l, long index, const struct trace_entry *te)
     r->t_send = uv_hrtime();
     if (!l->t_start)
         l->t_start = r->t_send;
-    if (format_request(l, index, te)) {
+    const struct openai_request rq = {
+        .path = l->path,
+        .hostport = l->hostport,
+        .api_key = l->cfg->api_key,
+        .model = l->models[l->model],
+        .chat = l->cfg->chat,
+        .index = index,
+        .prompt_len = l->cfg->prompt_len,
+        .prompt_tokens = te ? te->prompt_tokens : 0,
+        .max_tokens = te ? te->output_tokens : l->cfg->max_tokens,
+        .ignore_eos = te != NULL,
+    };
+    if (openai_format_request(&l->head, &l->body, &rq)) {
         req_fail(r, LOAD_FAIL_PROTOCOL, "the request is larger than memory allows");
         return;
     }
@@ -651,7 +537,7 @@ static void on_tick(uv_timer_t *t)
     if (cfg->mode == LOAD_CLOSED && cfg->duration > 0 && l->t_start &&
         secs_since(l->t_start, now) >= cfg->duration)
         l->arrivals_done = true;
-    if (cfg->progress && !l->closed && (now / 50000000) % 4 == 0)
+    if (cfg->progress && !l->closed && l->ticks++ % 4 == 0)
         draw_progress(l, now);
     maybe_finish(l);
 }
@@ -791,7 +677,7 @@ int load_run(const struct load_config *cfg, struct load_result *res, char *err, 
                                                                         : TRACE_MAX_TOKENS) +
                            64 * 1024);
     int port;
-    if (load_parse_url(cfg->base_url, l->host, sizeof(l->host), &port, l->path,
+    if (openai_parse_url(cfg->base_url, l->host, sizeof(l->host), &port, l->path,
                        sizeof(l->path))) {
         snprintf(err, errlen, "\"%s\" is not an http://host[:port][/path] URL", cfg->base_url);
         load_release(l);

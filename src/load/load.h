@@ -87,11 +87,6 @@ struct load_result {
 int load_run(const struct load_config *cfg, struct load_result *res, char *err, size_t errlen);
 void load_result_release(struct load_result *res);
 
-/* Parses "http://host[:port][/path]" into host (hostlen bytes), port and the
- * path without a trailing '/' ("" for none). 0 or -EINVAL. */
-int load_parse_url(const char *url, char *host, size_t hostlen, int *port, char *path,
-                   size_t pathlen);
-
 /* The summary for people, and as one JSON object (one line). */
 void load_report_text(struct load_result *res, const struct load_config *cfg, FILE *out);
 void load_report_json(struct load_result *res, const struct load_config *cfg, FILE *out);

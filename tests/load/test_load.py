@@ -6,10 +6,13 @@ mid-stream, a cut stream, timeouts) and usage errors."""
 import http.server
 import json
 import os
+import pty
+import signal
 import subprocess
 import sys
 import tempfile
 import threading
+import time
 
 from ebbtest import Engine, check, done, free_port, metric_sum, metrics, post_json, tutorial_prompt
 
@@ -151,6 +154,20 @@ rc, s, err = load_json("--openai-api-base", f"http://127.0.0.1:{small.port}/v1",
                        "--prompt-len", "10", "--max-tokens", "2000", "--timeout", "0.3")
 check("--timeout: a request still streaming is a timeout, exit 1",
       rc == 1 and s["requests"]["failed_by_kind"]["timeout"] == 2, s["requests"])
+
+# SIGINT: in-flight requests are cancelled, the summary still comes, exit 1.
+p = subprocess.Popen([ebb, "load", "--json", "--openai-api-base", f"http://127.0.0.1:{small.port}/v1",
+                      "--num-requests", "4", "--prompt-len", "10", "--max-tokens", "3000"],
+                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+time.sleep(1)
+p.send_signal(signal.SIGINT)
+out, err = p.communicate(timeout=30)
+s = json.loads(out) if out.strip() else {}
+check("SIGINT: the summary says interrupted, the requests in flight cancelled, exit 1",
+      p.returncode == 1 and s.get("interrupted") is True and counts_add_up(s)
+      and s["requests"]["failed_by_kind"]["cancelled"] >= 1
+      and s["requests"]["ok"] + s["requests"]["failed_by_kind"]["cancelled"] == 4, (p.returncode, out, err[-1000:]))
+check("SIGINT: no sanitizer report", not any(x in err for x in SANITIZER), err[-3000:])
 small.stop()
 
 
@@ -209,6 +226,29 @@ rc, s, err = load_json("--openai-api-base", fake, "--model", "x", "--num-request
 check("no usage chunk: output tokens are the token events",
       rc == 0 and s["tokens"]["output"] == 4 and s["tokens"]["usage_reports"] == 0, s["tokens"])
 srv.shutdown()
+
+# --- The progress bar: drawn on stderr when it is a terminal, never otherwise.
+flags = ["load", "--openai-api-base", base, "--rate", "20", "--duration", "1", "--prompt-len", "10",
+         "--max-tokens", "8"]
+r = subprocess.run([ebb, *flags], capture_output=True, text=True, timeout=60)
+check("no progress bar when stderr is not a terminal", r.returncode == 0 and "\r[" not in r.stderr, r.stderr[-500:])
+master, slave = pty.openpty()
+p = subprocess.Popen([ebb, *flags], stdout=subprocess.PIPE, stderr=slave, text=True)
+os.close(slave)
+tty = b""
+while True:
+    try:
+        chunk = os.read(master, 4096)
+    except OSError:
+        break  # EIO: the child closed the terminal
+    if not chunk:
+        break
+    tty += chunk
+out, _ = p.communicate(timeout=60)
+os.close(master)
+check("a progress bar on a terminal, cleared at the end, the summary on stdout",
+      p.returncode == 0 and b"\r[" in tty and b"in flight" in tty and tty.endswith(b"\r\x1b[K")
+      and "summary:" in out, (tty[-300:], out[-300:]))
 
 # --- Usage errors: exit 2 with a clear message.
 for flags, want in [
