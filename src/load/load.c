@@ -61,6 +61,7 @@ struct load {
     long arrivals;                /* arrivals so far (rate/trace) */
     bool arrivals_done;
     bool waiting_head;            /* burst: the last request's head has not come */
+    struct load_req *inflight_last; /* burst: that request (compared, never dereferenced) */
     struct load_req **order;      /* burst: requests by index, until printed */
     long printed;
     uint64_t t_start, t_end, next_arrival_ns;
@@ -141,6 +142,8 @@ static void req_finish(struct load_req *r)
         r->next->prev = r->prev;
     l->ninflight--;
     l->t_end = now;
+    if (l->waiting_head && r == l->inflight_last)
+        l->waiting_head = false; /* no head will come: the script's create() raised; we go on */
     if (r->failed) {
         res->failed++;
         res->fail[r->fail]++;
@@ -199,7 +202,7 @@ static int on_token(struct load_req *r, const char *text)
     }
     r->t_last = now;
     r->token_events++;
-    if (r->l->order && r->text.len < LOAD_MAX_TEXT_BYTES) {
+    if (r->l->cfg->print_lines && r->text.len < LOAD_MAX_TEXT_BYTES) {
         size_t n = strlen(text), room = LOAD_MAX_TEXT_BYTES - r->text.len;
         buf_append(&r->text, text, n < room ? n : room);
     }
@@ -252,7 +255,7 @@ static void on_head(void *ud, const struct http_parser *resp)
                  ct ? ct : "missing");
         req_fail(r, LOAD_FAIL_PROTOCOL, why);
     }
-    if (l->waiting_head) {
+    if (l->waiting_head && r == l->inflight_last) {
         /* The script's create(stream=True) returned: the next one may go. */
         l->waiting_head = false;
         dispatch(l);
@@ -297,9 +300,6 @@ static void on_done(void *ud, enum upstream_error err)
     struct load_req *r = ud;
     struct load *l = r->l;
     r->conn = NULL; /* the client is done with it */
-    if (l->waiting_head && r->index == l->next_index - 1) {
-        l->waiting_head = false; /* the script's create() raised; we go on */
-    }
     if (err == UPSTREAM_CONNECT || err == UPSTREAM_LOCAL || err == UPSTREAM_STALE) {
         char why[300];
         snprintf(why, sizeof(why), "cannot connect to %.200s: %s", l->hostport,
@@ -345,8 +345,10 @@ static void send_one(struct load *l, long index, const struct trace_entry *te)
     l->inflight = r;
     l->ninflight++;
     l->res->sent++;
-    if (l->order)
+    if (l->order) {
         l->order[index] = r;
+        l->inflight_last = r; /* before anything can finish it */
+    }
     r->t_send = uv_hrtime();
     if (!l->t_start)
         l->t_start = r->t_send;
@@ -659,6 +661,59 @@ static void close_all(struct load *l)
     uv_run(l->loop, UV_RUN_DEFAULT);
 }
 
+/* The URL, the connection pool and the loop's handles. Nothing is open
+ * when it fails. */
+static int load_open(struct load *l, char *err, size_t errlen)
+{
+    const struct load_config *cfg = l->cfg;
+    int port;
+    if (openai_parse_url(cfg->base_url, l->host, sizeof(l->host), &port, l->path,
+                         sizeof(l->path))) {
+        snprintf(err, errlen, "\"%s\" is not an http://host[:port][/path] URL", cfg->base_url);
+        return -EINVAL;
+    }
+    snprintf(l->hostport, sizeof(l->hostport), "%s:%d", l->host, port);
+    l->loop = uv_default_loop();
+    struct upstream_config ucfg;
+    upstream_config_defaults(&ucfg);
+    ucfg.max_idle = (unsigned)cfg->concurrency + 1;
+    ucfg.connect_timeout_ms = cfg->timeout < 10 ? (unsigned)(cfg->timeout * 1000) + 1 : 10000;
+    if (upstream_pool_init(&l->pool, l->loop, l->host, port, &ucfg)) {
+        snprintf(err, errlen, "cannot resolve \"%s\"", l->host);
+        return -EINVAL;
+    }
+    uv_timer_init(l->loop, &l->tick);
+    uv_timer_init(l->loop, &l->arrival);
+    uv_signal_init(l->loop, &l->sigint);
+    l->tick.data = l->arrival.data = l->sigint.data = l;
+    return 0;
+}
+
+/* The models to load and, in the burst mode, the table of requests by index. */
+static int load_prepare(struct load *l, char *err, size_t errlen)
+{
+    const struct load_config *cfg = l->cfg;
+    if (cfg->model) {
+        l->models[0] = strdup(cfg->model);
+        l->nmodels = l->models[0] ? 1 : 0;
+    } else {
+        int rc = list_models(l, err, errlen);
+        if (rc)
+            return rc;
+        /* Only the script's loop walks every model; the other modes take the first. */
+        while (cfg->mode != LOAD_BURST && l->nmodels > 1)
+            free(l->models[--l->nmodels]);
+    }
+    if (l->nmodels && cfg->mode == LOAD_BURST)
+        l->order = calloc((size_t)cfg->num_requests, sizeof(*l->order));
+    if (!l->nmodels || (cfg->mode == LOAD_BURST && !l->order)) {
+        snprintf(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    snprintf(l->res->model, sizeof(l->res->model), "%s", l->models[0]);
+    return 0;
+}
+
 int load_run(const struct load_config *cfg, struct load_result *res, char *err, size_t errlen)
 {
     memset(res, 0, sizeof(*res));
@@ -676,67 +731,23 @@ int load_run(const struct load_config *cfg, struct load_result *res, char *err, 
     buf_init(&l->body, 3 * (size_t)(cfg->prompt_len > TRACE_MAX_TOKENS ? cfg->prompt_len
                                                                         : TRACE_MAX_TOKENS) +
                            64 * 1024);
-    int port;
-    if (openai_parse_url(cfg->base_url, l->host, sizeof(l->host), &port, l->path,
-                       sizeof(l->path))) {
-        snprintf(err, errlen, "\"%s\" is not an http://host[:port][/path] URL", cfg->base_url);
-        load_release(l);
-        free(l);
-        return -EINVAL;
-    }
-    snprintf(l->hostport, sizeof(l->hostport), "%s:%d", l->host, port);
-    l->loop = uv_default_loop();
-    struct upstream_config ucfg;
-    upstream_config_defaults(&ucfg);
-    ucfg.max_idle = (unsigned)cfg->concurrency + 1;
-    ucfg.connect_timeout_ms = cfg->timeout < 10 ? (unsigned)(cfg->timeout * 1000) + 1 : 10000;
-    int rc = upstream_pool_init(&l->pool, l->loop, l->host, port, &ucfg);
-    if (rc) {
-        snprintf(err, errlen, "cannot resolve \"%s\"", l->host);
-        load_release(l);
-        free(l);
-        return -EINVAL;
-    }
-    uv_timer_init(l->loop, &l->tick);
-    uv_timer_init(l->loop, &l->arrival);
-    uv_signal_init(l->loop, &l->sigint);
-    l->tick.data = l->arrival.data = l->sigint.data = l;
-    if (cfg->model) {
-        l->models[l->nmodels++] = strdup(cfg->model);
-    } else {
-        rc = list_models(l, err, errlen);
-        /* Only the script's loop walks every model; the other modes take the first. */
-        while (!rc && cfg->mode != LOAD_BURST && l->nmodels > 1)
-            free(l->models[--l->nmodels]);
-    }
-    if (rc || !l->models[0]) {
-        if (!rc)
-            snprintf(err, errlen, "out of memory");
-        close_all(l);
-        load_release(l);
-        free(l);
-        return rc ? rc : -ENOMEM;
-    }
-    snprintf(res->model, sizeof(res->model), "%s", l->models[0]);
-    if (cfg->mode == LOAD_BURST) {
-        l->order = calloc((size_t)cfg->num_requests, sizeof(*l->order));
-        if (!l->order) {
-            snprintf(err, errlen, "out of memory");
+    int rc = load_open(l, err, errlen);
+    if (!rc) {
+        rc = load_prepare(l, err, errlen);
+        if (rc) {
             close_all(l);
-            load_release(l);
-            free(l);
-            return -ENOMEM;
+        } else {
+            uv_signal_start(&l->sigint, on_sigint, SIGINT);
+            uv_timer_start(&l->tick, on_tick, 50, 50);
+            l->t_start = uv_hrtime();
+            if (cfg->mode == LOAD_RATE || cfg->mode == LOAD_TRACE)
+                schedule_arrival(l);
+            dispatch(l);
+            uv_run(l->loop, UV_RUN_DEFAULT);
+            res->elapsed = l->t_end > l->t_start ? secs_since(l->t_start, l->t_end) : 0;
         }
     }
-    uv_signal_start(&l->sigint, on_sigint, SIGINT);
-    uv_timer_start(&l->tick, on_tick, 50, 50);
-    l->t_start = uv_hrtime();
-    if (cfg->mode == LOAD_RATE || cfg->mode == LOAD_TRACE)
-        schedule_arrival(l);
-    dispatch(l);
-    uv_run(l->loop, UV_RUN_DEFAULT);
-    res->elapsed = l->t_end > l->t_start ? secs_since(l->t_start, l->t_end) : 0;
     load_release(l);
     free(l);
-    return 0;
+    return rc;
 }

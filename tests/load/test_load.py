@@ -198,6 +198,9 @@ class Fake(http.server.BaseHTTPRequestHandler):
         tok = b'data: {"choices":[{"index":0,"text":" hi"}]}\r\n\r\n'
         if req["model"] == "error-event":
             self.send_stream(tok + b'data: {"error":{"message":"engine died","code":500}}\r\n\r\ndata: [DONE]\r\n\r\n')
+        elif req["model"] == "hang":
+            time.sleep(3)  # no head in time
+            self.close_connection = True
         elif req["model"] == "cut":
             self.send_stream(tok + tok)  # no [DONE]
         else:
@@ -225,6 +228,9 @@ check("failed requests add no tokens", s["tokens"]["output"] == 0, s["tokens"])
 rc, s, err = load_json("--openai-api-base", fake, "--model", "x", "--num-requests", "2")
 check("no usage chunk: output tokens are the token events",
       rc == 0 and s["tokens"]["output"] == 4 and s["tokens"]["usage_reports"] == 0, s["tokens"])
+rc, out, err = load("--openai-api-base", fake, "--model", "hang", "--num-requests", "2", "--timeout", "0.3")
+check("the burst goes on when a head never comes: 2 timeouts, exit 1",
+      rc == 1 and "Sending request 1 to model hang" in out and "timeout 2" in out, out[-600:])
 srv.shutdown()
 
 # --- The progress bar: drawn on stderr when it is a terminal, never otherwise.
