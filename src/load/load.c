@@ -34,6 +34,8 @@ struct load_req {
     int token_events;
     long usage_prompt, usage_output; /* -1 until a usage object arrives */
     bool got_first, saw_done, finished;
+    bool retried;                 /* sent again after a stale pooled connection */
+    const struct trace_entry *te; /* the trace entry it replays, or NULL */
     size_t body_bytes;
     struct sse_reader sse;
     struct buf itl;               /* gaps, as doubles, until the request succeeds */
@@ -75,6 +77,7 @@ struct load {
 
 static void dispatch(struct load *l);
 static void maybe_finish(struct load *l);
+static void req_start(struct load_req *r);
 
 const char *load_fail_name(enum load_fail f)
 {
@@ -114,9 +117,14 @@ static void req_free(struct load_req *r)
 /* Prints the script's "Completion results" lines that are due, in order. */
 static void print_due(struct load *l)
 {
-    while (l->order && l->printed < l->next_index && l->order[l->printed] &&
-           l->order[l->printed]->finished) {
+    while (l->order && l->printed < l->next_index) {
         struct load_req *r = l->order[l->printed];
+        if (r && !r->finished)
+            break;
+        if (!r) {
+            l->printed++; /* not even allocated: counted as failed, no line */
+            continue;
+        }
         if (l->cfg->print_lines) {
             fprintf(l->cfg->out, "Completion results for request %ld: %s\n", r->index,
                     r->text.data ? r->text.data : "");
@@ -300,6 +308,13 @@ static void on_done(void *ud, enum upstream_error err)
     struct load_req *r = ud;
     struct load *l = r->l;
     r->conn = NULL; /* the client is done with it */
+    if (err == UPSTREAM_STALE && !r->retried) {
+        /* A pooled connection the server had closed: nothing reached it.
+         * Once more on a new one, as any HTTP client does. */
+        r->retried = true;
+        req_start(r);
+        return;
+    }
     if (err == UPSTREAM_CONNECT || err == UPSTREAM_LOCAL || err == UPSTREAM_STALE) {
         char why[300];
         snprintf(why, sizeof(why), "cannot connect to %.200s: %s", l->hostport,
@@ -322,43 +337,18 @@ static void on_done(void *ud, enum upstream_error err)
 
 static const struct upstream_callbacks req_callbacks = {on_head, on_body, on_done};
 
-/* Starts request index now. */
-static void send_one(struct load *l, long index, const struct trace_entry *te)
+/* Formats r's request and hands it to the pool. */
+static void req_start(struct load_req *r)
 {
-    struct load_req *r = calloc(1, sizeof(*r));
-    if (!r) {
-        l->res->sent++;
-        l->res->failed++;
-        l->res->fail[LOAD_FAIL_PROTOCOL]++;
-        return;
-    }
-    r->l = l;
-    r->index = index;
-    r->usage_prompt = r->usage_output = -1;
-    sse_reader_init(&r->sse, LOAD_MAX_EVENT_BYTES, on_event, r);
-    buf_init(&r->itl, LOAD_MAX_RESPONSE_BYTES / 8);
-    buf_init(&r->text, LOAD_MAX_TEXT_BYTES + 1);
-    buf_init(&r->errbody, LOAD_MAX_ERROR_BYTES);
-    r->next = l->inflight;
-    if (r->next)
-        r->next->prev = r;
-    l->inflight = r;
-    l->ninflight++;
-    l->res->sent++;
-    if (l->order) {
-        l->order[index] = r;
-        l->inflight_last = r; /* before anything can finish it */
-    }
-    r->t_send = uv_hrtime();
-    if (!l->t_start)
-        l->t_start = r->t_send;
+    struct load *l = r->l;
+    const struct trace_entry *te = r->te;
     const struct openai_request rq = {
         .path = l->path,
         .hostport = l->hostport,
         .api_key = l->cfg->api_key,
         .model = l->models[l->model],
         .chat = l->cfg->chat,
-        .index = index,
+        .index = r->index,
         .prompt_len = l->cfg->prompt_len,
         .prompt_tokens = te ? te->prompt_tokens : 0,
         .max_tokens = te ? te->output_tokens : l->cfg->max_tokens,
@@ -374,6 +364,37 @@ static void send_one(struct load *l, long index, const struct trace_entry *te)
         req_fail(r, LOAD_FAIL_PROTOCOL, "out of memory");
 }
 
+/* Starts request index now. */
+static void send_one(struct load *l, long index, const struct trace_entry *te)
+{
+    struct load_req *r = calloc(1, sizeof(*r));
+    l->res->sent++;
+    if (!r) {
+        l->res->failed++;
+        l->res->fail[LOAD_FAIL_PROTOCOL]++;
+        l->waiting_head = false; /* its line is skipped (print_due) */
+        return;
+    }
+    r->l = l;
+    r->index = index;
+    r->te = te;
+    r->usage_prompt = r->usage_output = -1;
+    sse_reader_init(&r->sse, LOAD_MAX_EVENT_BYTES, on_event, r);
+    buf_init(&r->itl, LOAD_MAX_RESPONSE_BYTES / 8);
+    buf_init(&r->text, LOAD_MAX_TEXT_BYTES + 1);
+    buf_init(&r->errbody, LOAD_MAX_ERROR_BYTES);
+    r->next = l->inflight;
+    if (r->next)
+        r->next->prev = r;
+    l->inflight = r;
+    l->ninflight++;
+    if (l->order) {
+        l->order[index] = r;
+        l->inflight_last = r; /* before anything can finish it */
+    }
+    r->t_send = uv_hrtime();
+    req_start(r);
+}
 /* Burst: the script's loop, one request at a time, the next once the
  * previous one's head arrived. */
 static void dispatch_burst(struct load *l)

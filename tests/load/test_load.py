@@ -205,6 +205,8 @@ class Fake(http.server.BaseHTTPRequestHandler):
             self.send_stream(tok + tok)  # no [DONE]
         else:
             self.send_stream(tok + tok + b"data: [DONE]\r\n\r\n")
+        if req["model"] == "close":
+            self.close_connection = True  # without saying "Connection: close"
 
 
 srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Fake)
@@ -228,6 +230,10 @@ check("failed requests add no tokens", s["tokens"]["output"] == 0, s["tokens"])
 rc, s, err = load_json("--openai-api-base", fake, "--model", "x", "--num-requests", "2")
 check("no usage chunk: output tokens are the token events",
       rc == 0 and s["tokens"]["output"] == 4 and s["tokens"]["usage_reports"] == 0, s["tokens"])
+rc, s, err = load_json("--openai-api-base", fake, "--model", "close", "--rate", "1000",
+                       "--num-requests", "6", "--concurrency", "1")
+check("a pooled connection the server closed is retried once on a new one: 6 ok",
+      rc == 0 and s["requests"]["ok"] == 6, (s["requests"], err[-500:]))
 rc, out, err = load("--openai-api-base", fake, "--model", "hang", "--num-requests", "2", "--timeout", "0.3")
 check("the burst goes on when a head never comes: 2 timeouts, exit 1",
       rc == 1 and "Sending request 1 to model hang" in out and "timeout 2" in out, out[-600:])
