@@ -14,7 +14,7 @@ import tempfile
 import threading
 import time
 
-from ebbtest import Engine, check, done, free_port, metric_sum, metrics, post_json, tutorial_prompt
+from ebbtest import Engine, Router, check, done, free_port, metric_sum, metrics, post_json, tutorial_prompt
 
 ebb = sys.argv[1]
 MODEL = "meta-llama/Llama-3.1-8B-Instruct"
@@ -72,6 +72,22 @@ check("a summary follows: 20 ok, 0 failed", "  ok     20\n  failed 0\n" in out, 
 m1 = metrics(e.port)
 ok_delta = metric_sum(m1, "vllm:request_success_total") - metric_sum(m0, "vllm:request_success_total")
 check("the engine counted 20 + 1 successful requests (vllm:request_success_total)", ok_delta == 21, ok_delta)
+
+# --- Through the router, as the tutorial runs it (port-forward to the router service).
+e2 = Engine(ebb, "--time-scale", "20")
+router = Router(ebb, [e.base, e2.base], "--routing-logic", "roundrobin")
+m0, n0 = metrics(router.port), metrics(e2.port)
+rc, out, err = load("--openai_api_base", f"http://127.0.0.1:{router.port}/v1", "--num-requests", "10",
+                    "--prompt-len", "300")
+m1, n1 = metrics(router.port), metrics(e2.port)
+check("through ebb router: the script's lines, 10 ok",
+      rc == 0 and "Completion results for request 9: " in out and "  ok     10\n" in out, err[-1000:])
+check("the router counted 10 incoming requests (vllm:num_incoming_requests_total)",
+      metric_sum(m1, "vllm:num_incoming_requests_total") - metric_sum(m0, "vllm:num_incoming_requests_total") == 10)
+check("roundrobin: the second engine served 5 of them",
+      metric_sum(n1, "vllm:request_success_total") - metric_sum(n0, "vllm:request_success_total") == 5)
+router.stop()
+e2.stop()
 
 # --- --json: the counts add up and match the engine's /metrics.
 m0 = metrics(e.port)
