@@ -68,8 +68,9 @@ static int resolve(struct load_config *cfg, const struct load_flags *f, const st
     bool explicit_n = f->num_requests != default_num_requests;
     int64_t n;
     if (parse_int64(f->num_requests, &n) || n < 1 || n > 100000000) {
-        fprintf(stderr, "ebb load: --num-requests must be an integer from 1 to 100000000, got "
-                        "\"%s\"\n",
+        fprintf(stderr,
+                "ebb load: --num-requests must be an integer from 1 to 100000000, got "
+                "\"%s\"\n",
                 f->num_requests);
         return 2;
     }
@@ -134,8 +135,7 @@ int cmd_load(int argc, char **argv)
         {"rate", OPT_DOUBLE, &cfg.rate, "PER_SECOND",
          "Poisson arrivals at this mean rate (0: the script's burst)", 0, 1000000, NULL},
         {"duration", OPT_DOUBLE, &cfg.duration, "SECONDS",
-         "how long requests are started for (0: until --num-requests are sent)", 0, 31536000,
-         NULL},
+         "how long requests are started for (0: until --num-requests are sent)", 0, 31536000, NULL},
         {"concurrency", OPT_INT, &cfg.concurrency, "N",
          "most requests in flight (0: all of the burst; 1000 with --rate or --trace); later "
          "arrivals wait",
@@ -151,16 +151,21 @@ int cmd_load(int argc, char **argv)
         {"no-progress", OPT_FLAG, &f.no_progress, NULL,
          "no progress bar (drawn on stderr only when it is a terminal)", 0, 0, NULL},
     };
-    const struct opts_spec spec = {"ebb load", "ebb load [flags]", summary, opts, ARRAY_SIZE(opts),
-                                   epilog};
+    const struct opts_spec spec = {.command = "ebb load",
+                                   .usage = "ebb load [flags]",
+                                   .summary = summary,
+                                   .opts = opts,
+                                   .nopts = ARRAY_SIZE(opts),
+                                   .epilog = epilog};
     int rc = opts_parse(&spec, argc, argv);
     if (rc)
         return rc > 0 ? 0 : 2;
     char host[256], path[512], err[1024];
     int port;
     if (openai_parse_url(cfg.base_url, host, sizeof(host), &port, path, sizeof(path))) {
-        fprintf(stderr, "ebb load: --openai-api-base must be an http://host[:port][/path] URL, "
-                        "got \"%s\"\n",
+        fprintf(stderr,
+                "ebb load: --openai-api-base must be an http://host[:port][/path] URL, "
+                "got \"%s\"\n",
                 cfg.base_url);
         return 2;
     }
@@ -179,8 +184,8 @@ int cmd_load(int argc, char **argv)
     cfg.seed = (uint64_t)f.seed;
     cfg.print_lines = cfg.mode == LOAD_BURST && !f.json;
     /* A bar on the terminal the script's lines go to would tear them. */
-    cfg.progress = !f.no_progress && isatty(STDERR_FILENO) &&
-                   !(cfg.print_lines && isatty(STDOUT_FILENO));
+    cfg.progress =
+        !f.no_progress && isatty(STDERR_FILENO) && !(cfg.print_lines && isatty(STDOUT_FILENO));
     signal(SIGPIPE, SIG_IGN);
     struct load_result res;
     rc = load_run(&cfg, &res, err, sizeof(err));

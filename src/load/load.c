@@ -38,12 +38,12 @@ struct load_req {
     const struct trace_entry *te; /* the trace entry it replays, or NULL */
     size_t body_bytes;
     struct sse_reader sse;
-    struct buf itl;               /* gaps, as doubles, until the request succeeds */
-    struct buf text;              /* generated text (burst mode only) */
-    struct buf errbody;           /* a non-200 response's body */
-    enum load_fail fail;          /* valid when failed */
+    struct buf itl;      /* gaps, as doubles, until the request succeeds */
+    struct buf text;     /* generated text (burst mode only) */
+    struct buf errbody;  /* a non-200 response's body */
+    enum load_fail fail; /* valid when failed */
     bool failed;
-    char why[300];                /* a failure, for people */
+    char why[300]; /* a failure, for people */
 };
 
 struct load {
@@ -55,24 +55,24 @@ struct load {
     uv_signal_t sigint;
     char host[256], path[512], hostport[300];
     char *models[LOAD_MAX_MODELS];
-    size_t nmodels, model;        /* the model being loaded (burst walks them all) */
-    struct load_req *inflight;    /* list head */
+    size_t nmodels, model;     /* the model being loaded (burst walks them all) */
+    struct load_req *inflight; /* list head */
     int ninflight;
-    long next_index;              /* requests started (this model, in burst mode) */
-    long pending;                 /* arrivals waiting for a free slot */
-    long arrivals;                /* arrivals so far (rate/trace) */
+    long next_index; /* requests started (this model, in burst mode) */
+    long pending;    /* arrivals waiting for a free slot */
+    long arrivals;   /* arrivals so far (rate/trace) */
     bool arrivals_done;
-    bool waiting_head;            /* burst: the last request's head has not come */
+    bool waiting_head;              /* burst: the last request's head has not come */
     struct load_req *inflight_last; /* burst: that request (compared, never dereferenced) */
-    struct load_req **order;      /* burst: requests by index, until printed */
+    struct load_req **order;        /* burst: requests by index, until printed */
     long printed;
     uint64_t t_start, t_end, next_arrival_ns;
     uint64_t rng;
-    struct buf head, body;        /* scratch for the request being sent */
+    struct buf head, body; /* scratch for the request being sent */
     bool dispatching, stopping, closed;
     int errors_shown;
     int progress_len;
-    unsigned ticks;               /* of the 50 ms timer: the bar is drawn every 4th */
+    unsigned ticks; /* of the 50 ms timer: the bar is drawn every 4th */
 };
 
 static void dispatch(struct load *l);
@@ -81,7 +81,7 @@ static void req_start(struct load_req *r);
 
 const char *load_fail_name(enum load_fail f)
 {
-    static const char *const names[] = {"connect", "http", "stream_error", "timeout",
+    static const char *const names[] = {"connect",    "http",     "stream_error", "timeout",
                                         "incomplete", "protocol", "cancelled"};
     return f < LOAD_FAIL_KINDS ? names[f] : "unknown";
 }
@@ -172,8 +172,7 @@ static void req_finish(struct load_req *r)
             res->usage_reports++;
             res->prompt_tokens += (uint64_t)r->usage_prompt;
         }
-        res->output_tokens +=
-            (uint64_t)(r->usage_output >= 0 ? r->usage_output : r->token_events);
+        res->output_tokens += (uint64_t)(r->usage_output >= 0 ? r->usage_output : r->token_events);
     }
     if (l->order) {
         print_due(l);
@@ -298,7 +297,9 @@ static void http_failure(struct load_req *r)
     cJSON *root = cJSON_ParseWithLength(r->errbody.data ? r->errbody.data : "", r->errbody.len);
     const char *msg = openai_error_message(root);
     snprintf(why, sizeof(why), "HTTP %d: %.150s", r->status,
-             msg ? msg : r->errbody.data ? r->errbody.data : "");
+             msg               ? msg
+             : r->errbody.data ? r->errbody.data
+                               : "");
     cJSON_Delete(root);
     req_fail(r, LOAD_FAIL_HTTP, why);
 }
@@ -318,7 +319,7 @@ static void on_done(void *ud, enum upstream_error err)
     if (err == UPSTREAM_CONNECT || err == UPSTREAM_LOCAL || err == UPSTREAM_STALE) {
         char why[300];
         snprintf(why, sizeof(why), "cannot connect to %.200s: %s", l->hostport,
-                 err == UPSTREAM_LOCAL ? "a local limit (open files, memory or ports)"
+                 err == UPSTREAM_LOCAL   ? "a local limit (open files, memory or ports)"
                  : err == UPSTREAM_STALE ? "a reused connection was closed"
                                          : "refused, unreachable or timed out");
         req_fail(r, LOAD_FAIL_CONNECT, why);
@@ -499,7 +500,8 @@ static void schedule_arrival(struct load *l)
         }
         at = cfg->trace->e[l->arrivals].arrival;
     } else {
-        at = secs_since(0, l->next_arrival_ns) + (l->arrivals ? poisson_gap(&l->rng, cfg->rate) : 0);
+        at =
+            secs_since(0, l->next_arrival_ns) + (l->arrivals ? poisson_gap(&l->rng, cfg->rate) : 0);
     }
     if (cfg->duration > 0 && at >= cfg->duration) {
         l->arrivals_done = true;
@@ -535,8 +537,8 @@ static void draw_progress(struct load *l, uint64_t now)
     for (int i = 0; i < 30; i++)
         bar[i] = i < fill ? '#' : '.';
     bar[30] = '\0';
-    l->progress_len = fprintf(cfg->err, "\r[%s] %llu done, %llu failed, %d in flight, %.1f s ",
-                              bar, (unsigned long long)(res->ok + res->failed),
+    l->progress_len = fprintf(cfg->err, "\r[%s] %llu done, %llu failed, %d in flight, %.1f s ", bar,
+                              (unsigned long long)(res->ok + res->failed),
                               (unsigned long long)res->failed, l->ninflight, elapsed);
     fflush(cfg->err);
 }
@@ -609,8 +611,9 @@ static int list_models(struct load *l, char *err, size_t errlen)
     static const struct upstream_callbacks cb = {models_on_head, models_on_body, models_on_done};
     struct models_get g = {.body = BUF_INIT(1 << 20)};
     struct buf head = BUF_INIT(4096);
-    buf_appendf(&head, "GET %s/models HTTP/1.1\r\nHost: %s\r\nAccept: application/json\r\n"
-                       "Authorization: Bearer %s\r\nUser-Agent: ebb-load/" EBB_VERSION "\r\n\r\n",
+    buf_appendf(&head,
+                "GET %s/models HTTP/1.1\r\nHost: %s\r\nAccept: application/json\r\n"
+                "Authorization: Bearer %s\r\nUser-Agent: ebb-load/" EBB_VERSION "\r\n\r\n",
                 l->path, l->hostport, l->cfg->api_key);
     struct upstream_conn *c = upstream_send(&l->pool, head.data, head.len, NULL, 0, &cb, &g,
                                             (unsigned)(l->cfg->timeout * 1000));
@@ -632,9 +635,8 @@ static int list_models(struct load *l, char *err, size_t errlen)
         cJSON_ArrayForEach(m, data)
         {
             const cJSON *id = cJSON_GetObjectItemCaseSensitive(m, "id");
-            char *name = cJSON_IsString(id) && l->nmodels < LOAD_MAX_MODELS
-                             ? strdup(id->valuestring)
-                             : NULL;
+            char *name =
+                cJSON_IsString(id) && l->nmodels < LOAD_MAX_MODELS ? strdup(id->valuestring) : NULL;
             if (name)
                 l->models[l->nmodels++] = name;
         }
@@ -749,9 +751,9 @@ int load_run(const struct load_config *cfg, struct load_result *res, char *err, 
     l->rng = cfg->seed;
     buf_init(&l->head, 64 * 1024);
     /* The prompt: 3 bytes per "Hi " (or per token of a trace entry). */
-    buf_init(&l->body, 3 * (size_t)(cfg->prompt_len > TRACE_MAX_TOKENS ? cfg->prompt_len
-                                                                        : TRACE_MAX_TOKENS) +
-                           64 * 1024);
+    buf_init(&l->body,
+             3 * (size_t)(cfg->prompt_len > TRACE_MAX_TOKENS ? cfg->prompt_len : TRACE_MAX_TOKENS) +
+                 64 * 1024);
     int rc = load_open(l, err, errlen);
     if (!rc) {
         rc = load_prepare(l, err, errlen);

@@ -48,35 +48,35 @@ enum load_fail {
 const char *load_fail_name(enum load_fail f);
 
 struct load_config {
-    const char *base_url;   /* "http://host:port/v1/" (http only) */
-    const char *api_key;    /* sent as "Authorization: Bearer KEY" */
-    const char *model;      /* NULL: every model of GET /v1/models (burst), or the first */
-    bool chat;              /* /v1/chat/completions instead of /v1/completions */
+    const char *base_url; /* "http://host:port/v1/" (http only) */
+    const char *api_key;  /* sent as "Authorization: Bearer KEY" */
+    const char *model;    /* NULL: every model of GET /v1/models (burst), or the first */
+    bool chat;            /* /v1/chat/completions instead of /v1/completions */
     enum load_mode mode;
-    long num_requests;      /* per model (burst); most requests otherwise (0: no limit) */
-    int prompt_len;         /* "Hi " repeats in the script's prompt */
+    long num_requests; /* per model (burst); most requests otherwise (0: no limit) */
+    int prompt_len;    /* "Hi " repeats in the script's prompt */
     int max_tokens;
-    double rate;            /* arrivals per second (LOAD_RATE) */
-    double duration;        /* seconds of arrivals (0: none) */
-    int concurrency;        /* most requests in flight */
-    double timeout;         /* seconds for a whole request */
-    uint64_t seed;          /* arrivals and reservoir sampling */
+    double rate;               /* arrivals per second (LOAD_RATE) */
+    double duration;           /* seconds of arrivals (0: none) */
+    int concurrency;           /* most requests in flight */
+    double timeout;            /* seconds for a whole request */
+    uint64_t seed;             /* arrivals and reservoir sampling */
     const struct trace *trace; /* LOAD_TRACE */
-    bool print_lines;       /* the script's lines on out */
-    bool progress;          /* a progress bar on err */
+    bool print_lines;          /* the script's lines on out */
+    bool progress;             /* a progress bar on err */
     FILE *out, *err;
 };
 
 struct load_result {
-    char model[256];        /* the (last) model used */
+    char model[256]; /* the (last) model used */
     uint64_t sent, ok, failed;
     uint64_t fail[LOAD_FAIL_KINDS];
-    uint64_t http_status[600]; /* failures by status code */
-    uint64_t prompt_tokens;    /* from the usage chunks of successful requests */
-    uint64_t output_tokens;    /* usage, or token events when a server sends no usage */
-    uint64_t usage_reports;    /* successful requests that reported usage */
+    uint64_t http_status[600];     /* failures by status code */
+    uint64_t prompt_tokens;        /* from the usage chunks of successful requests */
+    uint64_t output_tokens;        /* usage, or token events when a server sends no usage */
+    uint64_t usage_reports;        /* successful requests that reported usage */
     struct samples ttft, itl, e2e; /* seconds, successful requests only */
-    double elapsed;         /* seconds from the first request sent to the last finished */
+    double elapsed;                /* seconds from the first request sent to the last finished */
     bool interrupted;
 };
 

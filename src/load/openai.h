@@ -22,12 +22,12 @@ struct openai_request {
     const char *hostport; /* the Host header */
     const char *api_key;
     const char *model;
-    bool chat;            /* /chat/completions with one user message */
-    long index;           /* the script's request number, in the prompt */
-    int prompt_len;       /* "Hi " repeats */
-    long prompt_tokens;   /* > 0: choose the repeats to make this many tokens instead */
+    bool chat;          /* /chat/completions with one user message */
+    long index;         /* the script's request number, in the prompt */
+    int prompt_len;     /* "Hi " repeats */
+    long prompt_tokens; /* > 0: choose the repeats to make this many tokens instead */
     int max_tokens;
-    bool ignore_eos;      /* generate exactly max_tokens (a trace's output length) */
+    bool ignore_eos; /* generate exactly max_tokens (a trace's output length) */
 };
 
 /* The prompt: "Prompt {index} with dummy text " + "Hi " * n + "how are

@@ -64,8 +64,9 @@ void load_report_text(struct load_result *res, const struct load_config *cfg, FI
             per_second((double)res->output_tokens, res->elapsed),
             per_second((double)(res->prompt_tokens + res->output_tokens), res->elapsed));
     if (res->ok && res->usage_reports < res->ok)
-        fprintf(out, "  (%llu of %llu successful requests reported no usage: their output tokens "
-                     "are token events, their prompt tokens are not counted)\n",
+        fprintf(out,
+                "  (%llu of %llu successful requests reported no usage: their output tokens "
+                "are token events, their prompt tokens are not counted)\n",
                 (unsigned long long)(res->ok - res->usage_reports), (unsigned long long)res->ok);
 }
 

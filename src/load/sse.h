@@ -21,12 +21,12 @@
 typedef int (*sse_event_fn)(void *ud, const char *type, const char *data, size_t len);
 
 struct sse_reader {
-    struct buf line;   /* the line being assembled */
-    struct buf data;   /* the event's data so far */
-    char type[32];     /* the event's type; longer names are cut */
-    bool has_data;     /* a data line was seen (an empty one counts) */
-    bool after_cr;     /* the last byte was CR: a following LF ends nothing */
-    size_t events;     /* dispatched so far */
+    struct buf line; /* the line being assembled */
+    struct buf data; /* the event's data so far */
+    char type[32];   /* the event's type; longer names are cut */
+    bool has_data;   /* a data line was seen (an empty one counts) */
+    bool after_cr;   /* the last byte was CR: a following LF ends nothing */
+    size_t events;   /* dispatched so far */
     sse_event_fn on_event;
     void *ud;
 };

@@ -18,13 +18,13 @@
 #include <stdint.h>
 
 struct samples {
-    double *v;         /* kept values, unsorted until a percentile is asked */
-    size_t n;          /* values kept */
-    size_t alloc;      /* slots allocated (grows to cap) */
-    size_t cap;        /* most values kept */
-    uint64_t seen;     /* values added in all */
+    double *v;     /* kept values, unsorted until a percentile is asked */
+    size_t n;      /* values kept */
+    size_t alloc;  /* slots allocated (grows to cap) */
+    size_t cap;    /* most values kept */
+    uint64_t seen; /* values added in all */
     double sum, min, max;
-    uint64_t rng;      /* reservoir's generator state */
+    uint64_t rng; /* reservoir's generator state */
     bool sorted;
 };
 

@@ -37,8 +37,8 @@ static int get_tokens(const cJSON *o, const char *name, const char *alias, int *
     if (!(d >= 1 && d <= TRACE_MAX_TOKENS) || d != floor(d)) {
         char got[64];
         show_value(v, got, sizeof(got));
-        snprintf(err, errlen, "%s: \"%s\" must be an integer in [1, %d], got %s", where,
-                 v->string, TRACE_MAX_TOKENS, got);
+        snprintf(err, errlen, "%s: \"%s\" must be an integer in [1, %d], got %s", where, v->string,
+                 TRACE_MAX_TOKENS, got);
         return -EINVAL;
     }
     *out = (int)d;

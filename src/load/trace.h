@@ -12,11 +12,11 @@
 
 #include <stddef.h>
 
-#define TRACE_MAX_BYTES (256u << 20)  /* largest trace file read */
-#define TRACE_MAX_TOKENS 10000000     /* largest prompt_tokens or output_tokens */
+#define TRACE_MAX_BYTES (256u << 20) /* largest trace file read */
+#define TRACE_MAX_TOKENS 10000000    /* largest prompt_tokens or output_tokens */
 
 struct trace_entry {
-    double arrival;    /* seconds from the start */
+    double arrival; /* seconds from the start */
     int prompt_tokens;
     int output_tokens;
 };

@@ -33,8 +33,8 @@ static void url_rules(void **state)
         int port = 0;
         int rc = openai_parse_url(cases[i].url, host, sizeof(host), &port, path, sizeof(path));
         if (rc != cases[i].rc ||
-            (rc == 0 && (strcmp(host, cases[i].host) || port != cases[i].port ||
-                         strcmp(path, cases[i].path))))
+            (rc == 0 &&
+             (strcmp(host, cases[i].host) || port != cases[i].port || strcmp(path, cases[i].path))))
             fail_msg("%s: rc %d host %s port %d path %s", cases[i].rule, rc, host, port, path);
     }
 }
@@ -42,8 +42,13 @@ static void url_rules(void **state)
 static void request_is_the_scripts(void **state)
 {
     struct buf head = BUF_INIT(4096), body = BUF_INIT(1 << 20);
-    struct openai_request rq = {.path = "/v1", .hostport = "127.0.0.1:8000", .api_key = "EMPTY",
-                                .model = "m\"x", .index = 3, .prompt_len = 2, .max_tokens = 80};
+    struct openai_request rq = {.path = "/v1",
+                                .hostport = "127.0.0.1:8000",
+                                .api_key = "EMPTY",
+                                .model = "m\"x",
+                                .index = 3,
+                                .prompt_len = 2,
+                                .max_tokens = 80};
     assert_int_equal(openai_format_request(&head, &body, &rq), 0);
     assert_non_null(strstr(head.data, "POST /v1/completions HTTP/1.1\r\n"));
     assert_non_null(strstr(head.data, "Authorization: Bearer EMPTY\r\n"));
@@ -91,8 +96,8 @@ static void prompt_tokens_are_met(void **state)
             assert_int_equal(openai_append_prompt(&b, indexes[k], targets[i], 0), 0);
             long got = (long)tok_count(b.data, b.len) + 1; /* + BOS, as vLLM counts */
             if (got != targets[i])
-                fail_msg("index %ld, %ld tokens asked: the prompt has %ld", indexes[k],
-                         targets[i], got);
+                fail_msg("index %ld, %ld tokens asked: the prompt has %ld", indexes[k], targets[i],
+                         got);
             buf_release(&b);
         }
     }
@@ -103,9 +108,11 @@ static void error_bodies(void **state)
     static const struct {
         const char *rule, *json, *want;
     } cases[] = {
-        {"OpenAI and vLLM >= 0.10.1", "{\"error\":{\"message\":\"too long\",\"code\":400}}", "too long"},
+        {"OpenAI and vLLM >= 0.10.1", "{\"error\":{\"message\":\"too long\",\"code\":400}}",
+         "too long"},
         {"older vLLM", "{\"object\":\"error\",\"message\":\"bad\",\"code\":400}", "bad"},
-        {"production-stack's router", "{\"error\":\"Model 'x' not found.\"}", "Model 'x' not found."},
+        {"production-stack's router", "{\"error\":\"Model 'x' not found.\"}",
+         "Model 'x' not found."},
         {"a token chunk is not an error", "{\"choices\":[{\"text\":\"a\"}]}", NULL},
         {"a message alone is not an error", "{\"message\":\"hello\"}", NULL},
     };

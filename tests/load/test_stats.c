@@ -49,7 +49,7 @@ static void reservoir_keeps_cap_and_exact_moments(void **state)
     samples_init(&s, 1000, 42);
     for (int i = 1; i <= 100000; i++)
         samples_add(&s, i);
-    assert_int_equal(s.n, 1000);                 /* memory stays bounded */
+    assert_int_equal(s.n, 1000); /* memory stays bounded */
     assert_true(s.seen == 100000);
     assert_near(samples_mean(&s), 50000.5, 1e-9); /* mean, min, max are exact */
     assert_near(s.min, 1, 0);
