@@ -35,6 +35,8 @@ struct load_req {
     long usage_prompt, usage_output; /* -1 until a usage object arrives */
     bool got_first, saw_done, finished;
     bool retried;                 /* sent again after a stale pooled connection */
+    unsigned sending;             /* upstream_send calls on the stack: do not free */
+    unsigned dones;               /* on_done calls so far */
     const struct trace_entry *te; /* the trace entry it replays, or NULL */
     size_t body_bytes;
     struct sse_reader sse;
@@ -119,7 +121,7 @@ static void print_due(struct load *l)
 {
     while (l->order && l->printed < l->next_index) {
         struct load_req *r = l->order[l->printed];
-        if (r && !r->finished)
+        if (r && (!r->finished || r->sending))
             break;
         if (!r) {
             l->printed++; /* not even allocated: counted as failed, no line */
@@ -132,6 +134,15 @@ static void print_due(struct load *l)
         l->order[l->printed++] = NULL;
         req_free(r);
     }
+}
+
+/* A finished request: freed, or in the burst mode kept until its line is printed. */
+static void req_release(struct load_req *r)
+{
+    if (r->l->order)
+        print_due(r->l);
+    else
+        req_free(r);
 }
 
 /* Records the outcome once and takes the request out of flight. */
@@ -174,11 +185,8 @@ static void req_finish(struct load_req *r)
         }
         res->output_tokens += (uint64_t)(r->usage_output >= 0 ? r->usage_output : r->token_events);
     }
-    if (l->order) {
-        print_due(l);
-    } else {
-        req_free(r);
-    }
+    if (!r->sending)
+        req_release(r);
     dispatch(l);
 }
 
@@ -309,6 +317,7 @@ static void on_done(void *ud, enum upstream_error err)
     struct load_req *r = ud;
     struct load *l = r->l;
     r->conn = NULL; /* the client is done with it */
+    r->dones++;
     if (err == UPSTREAM_STALE && !r->retried) {
         /* A pooled connection the server had closed: nothing reached it.
          * Once more on a new one, as any HTTP client does. */
@@ -359,9 +368,24 @@ static void req_start(struct load_req *r)
         req_fail(r, LOAD_FAIL_PROTOCOL, "the request is larger than memory allows");
         return;
     }
-    r->conn = upstream_send(&l->pool, l->head.data, l->head.len, l->body.data, l->body.len,
-                            &req_callbacks, r, 0);
-    if (!r->conn)
+    /* The client may finish the exchange inside upstream_send (a pooled
+     * connection that fails at once), and on_done may send it again from
+     * there: r is not freed while a send is on the stack, and a conn
+     * returned after on_done ran is not the request's any more. */
+    unsigned dones = r->dones;
+    r->sending++;
+    struct upstream_conn *c = upstream_send(&l->pool, l->head.data, l->head.len, l->body.data,
+                                            l->body.len, &req_callbacks, r, 0);
+    r->sending--;
+    if (r->finished) {
+        if (!r->sending)
+            req_release(r);
+        return;
+    }
+    if (r->dones != dones)
+        return;
+    r->conn = c;
+    if (!c)
         req_fail(r, LOAD_FAIL_PROTOCOL, "out of memory");
 }
 
