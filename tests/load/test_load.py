@@ -14,7 +14,8 @@ import tempfile
 import threading
 import time
 
-from ebbtest import Engine, Router, check, done, free_port, metric_sum, metrics, post_json, tutorial_prompt
+from ebbtest import (Engine, Router, check, done, free_port, metric_sum, metrics, post_json,
+                     tutorial_prompt, wait_until)
 
 ebb = sys.argv[1]
 MODEL = "meta-llama/Llama-3.1-8B-Instruct"
@@ -175,7 +176,9 @@ check("--timeout: a request still streaming is a timeout, exit 1",
 p = subprocess.Popen([ebb, "load", "--json", "--openai-api-base", f"http://127.0.0.1:{small.port}/v1",
                       "--num-requests", "4", "--prompt-len", "10", "--max-tokens", "3000"],
                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-time.sleep(1)
+# Once the requests are running (SIGINT is handled from then on).
+wait_until(lambda: metric_sum(metrics(small.port), "vllm:num_requests_running") >= 1, 30,
+           what="ebb load's requests running")
 p.send_signal(signal.SIGINT)
 out, err = p.communicate(timeout=30)
 s = json.loads(out) if out.strip() else {}
