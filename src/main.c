@@ -19,6 +19,7 @@ static const struct command commands[] = {
     {"autoscaler", cmd_autoscaler, "run KEDA + HPA for ScaledObjects on local pools (--check: validate)"},
     {"metrics", cmd_metrics, "scrape targets and answer Prometheus's query API (a small Prometheus)"},
     {"get", cmd_get, "get hpa [-w]: the kubectl table of a running autoscaler"},
+    {"load", cmd_load, "the tutorial's load generator, measured (TTFT, ITL, tokens/s)"},
 };
 
 static void usage(FILE *out)

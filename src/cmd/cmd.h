@@ -9,5 +9,6 @@ int cmd_autoscaler(int argc, char **argv);
 int cmd_get(int argc, char **argv);
 int cmd_metrics(int argc, char **argv);
 int cmd_up(int argc, char **argv);
+int cmd_load(int argc, char **argv);
 
 #endif
