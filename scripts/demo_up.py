@@ -84,26 +84,28 @@ def main():
         say(f"  -> {st} in {cold:.2f} s: held by the router while a replica started, then served: {text!r}")
         time.sleep(2)
 
-        say("\n3. the tutorial's load: 100 streaming completions with 3,000-token prompts, all at once")
-        results = []
-        lock = threading.Lock()
+        say("\n3. the tutorial's load generator: 100 streaming completions with 3,000-token prompts")
+        say(f"$ ebb load --openai_api_base http://localhost:{port}/v1 --num-requests 100 --prompt-len 3000")
+        lines = []
 
-        def one(i):
-            try:
-                s, _, ev = stream(port, "/v1/completions", {"model": MODEL, "prompt": tutorial_prompt(i, 3000),
-                                                            "max_tokens": 80, "stream": True}, timeout=300)
-                good = s == 200 and ev and ev[-1][1] == "[DONE]" and not any('"error"' in d for _, d in ev)
-            except OSError:
-                good = False
-            with lock:
-                results.append(good)
-        threads = [threading.Thread(target=one, args=(i,), daemon=True) for i in range(100)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(timeout=300)
-        failed = results.count(False) + (100 - len(results))
-        say(f"  -> 100 sent, {100 - failed} succeeded, {failed} failed")
+        def run_load():
+            r = subprocess.run([ebb, "load", "--openai_api_base", f"http://localhost:{port}/v1",
+                                "--num-requests", "100", "--prompt-len", "3000", "--no-progress"],
+                               capture_output=True, text=True, timeout=600)
+            lines.extend(r.stdout.splitlines())
+            lines.append(f"(exit {r.returncode})")
+        loader = threading.Thread(target=run_load)
+        loader.start()
+        loader.join()
+        script = [l for l in lines if l.startswith(("Sending request", "Completion results"))]
+        for l in script[:3]:
+            say("  " + (l if len(l) < 110 else l[:107] + "..."))
+        say(f"  ... ({len(script)} lines as the tutorial's script prints them)")
+        rest = lines[lines.index("") + 1:] if "" in lines else lines[-8:]
+        for l in rest:
+            say("  " + l)
+        failed_line = [l for l in lines if l.strip().startswith("failed")]
+        failed = int(failed_line[0].split()[1]) if failed_line else 100
 
         say("\n4. idle again: the HPA drains one replica, then KEDA scales to zero after its cooldown")
         wait_until(lambda: status()["target"]["replicas"] == 0, 120, interval=0.5, what="scale to zero")
