@@ -118,14 +118,28 @@ try:
     check("all 100 streams succeed and end with [DONE], none cut", len(ok) == 100,
           [r for r in results if r not in ok][:3])
 
-    # Idle: 2 -> 1 by the HPA (draining the victim), then 1 -> 0 by KEDA.
-    wait_until(lambda: replicas() == 0, 90, interval=0.5, what="idle to scale to zero again")
+    # Idle: 2 -> 1 by the HPA (draining the victim). One long stream keeps
+    # going meanwhile; when the keepalive window has passed without a new
+    # request, KEDA scales 1 -> 0 while that stream still runs: its replica is
+    # drained, so the stream finishes whole before the replica is stopped.
+    wait_until(lambda: replicas() == 1, 60, interval=0.2, what="the HPA to scale 2 -> 1")
+    long_result = []
+    t_long = threading.Thread(target=lambda: long_result.append(stream(
+        port, "/v1/completions", {"model": MODEL, "prompt": "a long story", "max_tokens": 4000,
+                                  "ignore_eos": True, "stream": True}, timeout=180)), daemon=True)
+    t_long.start()
+    wait_until(lambda: replicas() == 0, 90, interval=0.2, what="idle to scale to zero again")
+    check("KEDA scaled 1 -> 0 while the long stream was still running", t_long.is_alive())
+    t_long.join(timeout=120)
+    s, _, ev = long_result[0] if long_result else (0, None, [])
+    check("the draining replica finished the stream: 4,000 tokens and [DONE], not cut",
+          s == 200 and ev and ev[-1][1] == "[DONE]" and len(ev) >= 4000, (s, len(ev), ev[-2:] if ev else None))
     downs = [(e["from"], e["to"], e["source"]) for e in status()["events"] if e["to"] < e["from"]]
     check("idle: back down to zero (2 -> 1 by the HPA, then KEDA's scale to zero)",
           (2, 1, "hpa") in downs and downs[-1][1] == 0, downs)
     _, _, m = request("GET", port, "/metrics")
-    check("the router counted every request (vllm:num_incoming_requests_total 101)",
-          f'vllm:num_incoming_requests_total{{model="{MODEL}"}} 101.0'.encode() in m)
+    check("the router counted every request (vllm:num_incoming_requests_total 102)",
+          f'vllm:num_incoming_requests_total{{model="{MODEL}"}} 102.0'.encode() in m)
 finally:
     up.signal(signal.SIGTERM)
     try:
