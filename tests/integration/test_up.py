@@ -151,5 +151,18 @@ check("SIGTERM: exit 0, sanitizers quiet", code == 0 and not any(
     s in out for s in ("AddressSanitizer", "LeakSanitizer", "runtime error:")), out[-3000:])
 time.sleep(0.5)
 check("no replica left running", not replica_pids(), replica_pids())
+
+# ebb up killed with SIGKILL: its replicas die with it (PR_SET_PDEATHSIG).
+so_min1 = os.path.join(root, "examples", "tutorial", "values-20-keda.yaml")  # min 1: a replica stays
+up = Process([ebb, "up", "-f", so_min1, "-f", ld, "--port", str(free_port()), "--control-port", str(control)],
+             name="up-killed")
+wait_until(lambda: json.loads(request("GET", control, "/status")[2])["scaledObjects"][0]["target"]
+           ["readyReplicas"] == 1, 30, interval=0.1, what="a ready replica")
+pids = replica_pids()
+check("the tutorial's first ScaledObject, unchanged, runs one replica", len(pids) == 1, pids)
+up.signal(signal.SIGKILL)
+up.wait(10)
+wait_until(lambda: not replica_pids(), 5, interval=0.05, what="the replica to die with ebb")
+check("ebb up SIGKILLed: its replica died with it, nothing orphaned", not replica_pids())
 shutil.rmtree(tmp, ignore_errors=True)
 done()
