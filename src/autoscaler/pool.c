@@ -40,6 +40,7 @@ struct replica {
     enum pool_replica_state state;
     pid_t pid;          /* 0 when no process runs */
     bool was_ready;     /* on_ready was delivered: on_unready is owed */
+    bool ever_ready;    /* ready at least once since this process started */
     bool ready_pending; /* no probe: ready at the next tick */
     bool drain_pending; /* on_draining (or SIGTERM) at the next tick */
     bool term_sent, kill_sent;
@@ -175,6 +176,7 @@ static void replica_start(struct pool_impl *m, struct replica *r)
         return;
     }
     r->state = POOL_STARTING;
+    r->ever_ready = false;
     const struct cfg_probe *pr = &d->readiness;
     r->ready_pending = !pr->set;
     r->probe_due = r->start_ms + (pr->set ? (uint64_t)pr->initial_delay_s * 1000 : 0);
@@ -206,6 +208,7 @@ static void replica_set_ready(struct pool_impl *m, struct replica *r)
     r->state = POOL_READY;
     r->ready_at = wall_time();
     r->was_ready = true;
+    r->ever_ready = true;
     m->changed = true;
     log_info("replica \"%s-%d\" is ready after %.1f s", dname(m), r->index,
              r->ready_at - r->started_at);
@@ -266,10 +269,20 @@ static void on_probe_done(struct probe *pr, enum probe_result res, const char *d
     pool_after_callback(m);
 }
 
+/* A replica that has not been ready yet is probed every STARTING_PROBE_MS
+ * (or its period, if shorter) instead of every periodSeconds: held requests
+ * wait for exactly this moment, and an engine that listens in milliseconds
+ * would otherwise wait up to a whole period. Kubernetes probes at the period
+ * from the start; this is ebb's one departure, for cold starts. */
+#define STARTING_PROBE_MS 100
+
 static void replica_probe(struct pool_impl *m, struct replica *r, uint64_t now)
 {
     const struct cfg_probe *cp = &m->p->d->readiness;
-    r->probe_due = now + (uint64_t)cp->period_s * 1000;
+    uint64_t period = (uint64_t)cp->period_s * 1000;
+    if (r->state == POOL_STARTING && !r->ever_ready && period > STARTING_PROBE_MS)
+        period = STARTING_PROBE_MS;
+    r->probe_due = now + period;
     r->probe = probe_start(m->loop, cp->port ? cp->port : r->port, cp->path,
                            (uint64_t)cp->timeout_s * 1000, on_probe_done, m);
     if (r->probe)
