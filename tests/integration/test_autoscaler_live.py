@@ -178,6 +178,9 @@ try:
     check("the scale-up event says the HPA did it and why",
           ev and ev[-1]["source"] == "hpa" and "above target" in ev[-1]["reason"], ev)
     wait_until(lambda: a.ready() == 2, 30, interval=0.2, what="replica 1 to be ready")
+    # The HPA's status shows the new count from its next sync on.
+    wait_until(lambda: get_hpa(a.port)[1].splitlines()[1].split()[6] == "2", 10, interval=0.2,
+               what="the HPA's status to show 2 replicas")
     rc, out, err = get_hpa(a.port)
     lines = out.splitlines()
     check("`ebb get hpa` prints kubectl's header", rc == 0 and lines[0].split() ==
