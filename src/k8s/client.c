@@ -190,36 +190,53 @@ int k8s_request(struct k8s_client *c, const char *method, const char *path, cons
 
 /* ---------- watch ---------- */
 
+/* Events are handed over from a zero timer, never from inside curl's write
+ * callback: an event's handler may start requests (a pod's /v1/models) or
+ * cancel this watch, and libcurl refuses its multi calls from within its own
+ * callbacks. The struct is freed in the timer's close callback, so a watch
+ * cancelled while its lines are being read stays valid until then. */
 struct k8s_watch {
     struct k8s_client *c;
-    struct fetch *x;
+    struct fetch *x; /* NULL once the transfer ended or was cancelled */
     k8s_event_cb on_event;
     k8s_watch_end_cb on_end;
     void *ud;
-    struct buf line; /* the event being received; the error body when not 200 */
+    uv_timer_t defer;
+    struct buf line; /* received, not yet read; the error body when not 200 */
     long status;
+    bool closed; /* ended or cancelled: nothing more is reported */
     char err[768]; /* set when the watch is ended from here */
     char what[K8S_WHAT_MAX];
 };
 
-static void watch_free(struct k8s_watch *w)
+static void watch_freed(uv_handle_t *h)
 {
+    struct k8s_watch *w = h->data;
     buf_release(&w->line);
     free(w);
 }
 
+static void watch_close(struct k8s_watch *w)
+{
+    w->closed = true;
+    uv_timer_stop(&w->defer);
+    uv_close((uv_handle_t *)&w->defer, watch_freed);
+}
+
 static void watch_dropped(void *ud)
 {
-    watch_free(ud);
+    struct k8s_watch *w = ud;
+    w->x = NULL;
+    watch_close(w);
 }
 
 /* Hands every complete line in w->line to on_event. 0, or -1 to end the
- * watch (w->err says why). */
+ * watch (w->err says why). Stops at once if on_event cancels the watch. */
 static int watch_lines(struct k8s_watch *w)
 {
     size_t start = 0;
     int rc = 0;
-    while (rc == 0) {
+    while (rc == 0 && !w->closed) {
         char *nl = memchr(w->line.data + start, '\n', w->line.len - start);
         if (!nl)
             break;
@@ -245,6 +262,24 @@ static int watch_lines(struct k8s_watch *w)
     return rc;
 }
 
+/* Ends the watch: on_end once, then the struct goes. */
+static void watch_end(struct k8s_watch *w, const char *err, long status)
+{
+    w->closed = true;
+    w->on_end(w->ud, err, status);
+    watch_close(w);
+}
+
+static void on_defer(uv_timer_t *t)
+{
+    struct k8s_watch *w = t->data;
+    if (w->closed || watch_lines(w) == 0 || w->closed)
+        return;
+    fetch_cancel(w->x);
+    w->x = NULL;
+    watch_end(w, w->err, w->status);
+}
+
 static int watch_data(void *ud, long status, const char *data, size_t len)
 {
     struct k8s_watch *w = ud;
@@ -256,7 +291,9 @@ static int watch_data(void *ud, long status, const char *data, size_t len)
                  K8S_LINE_MAX);
         return -1;
     }
-    return status == 200 ? watch_lines(w) : 0;
+    if (status == 200 && memchr(data, '\n', len))
+        uv_timer_start(&w->defer, on_defer, 0, 0);
+    return 0;
 }
 
 static void watch_done(void *ud, const struct fetch_result *fr)
@@ -265,6 +302,9 @@ static void watch_done(void *ud, const struct fetch_result *fr)
     char err[1024];
     const char *e = NULL;
     long status = fr->err ? w->status : fr->status;
+    w->x = NULL;
+    if (!w->err[0] && !fr->err && fr->status == 200 && watch_lines(w) == 0 && w->closed)
+        return; /* cancelled by an event's handler */
     if (w->err[0]) {
         e = w->err;
     } else if (fr->err) {
@@ -282,8 +322,7 @@ static void watch_done(void *ud, const struct fetch_result *fr)
         snprintf(err, sizeof(err), "%s: the stream ended inside an event", w->what);
         e = err;
     }
-    w->on_end(w->ud, e, status);
-    watch_free(w);
+    watch_end(w, e, status);
 }
 
 int k8s_watch_start(struct k8s_client *c, const char *path, long timeout_ms, k8s_event_cb on_event,
@@ -293,21 +332,26 @@ int k8s_watch_start(struct k8s_client *c, const char *path, long timeout_ms, k8s
     struct k8s_watch *w = calloc(1, sizeof(*w));
     struct fetch_request rq;
     int rc = wire && w ? wire_build(c, wire, "GET", path, NULL, NULL, &rq) : -ENOMEM;
-    if (rc == 0) {
-        w->c = c;
-        w->on_event = on_event;
-        w->on_end = on_end;
-        w->ud = ud;
-        buf_init(&w->line, K8S_LINE_MAX);
-        what_set(w->what, "watch", path);
-        rq.timeout_ms = timeout_ms;
-        rq.on_data = watch_data;
-        rq.dropped = watch_dropped;
-        rc = fetch_start(c->f, &rq, watch_done, w, &w->x);
+    if (rc < 0) {
+        free(wire);
+        free(w);
+        return rc;
     }
+    w->c = c;
+    w->on_event = on_event;
+    w->on_end = on_end;
+    w->ud = ud;
+    buf_init(&w->line, K8S_LINE_MAX);
+    what_set(w->what, "watch", path);
+    uv_timer_init(c->loop, &w->defer);
+    w->defer.data = w;
+    rq.timeout_ms = timeout_ms;
+    rq.on_data = watch_data;
+    rq.dropped = watch_dropped;
+    rc = fetch_start(c->f, &rq, watch_done, w, &w->x);
     free(wire);
     if (rc < 0) {
-        free(w);
+        watch_close(w); /* freed from the loop */
         return rc;
     }
     if (out)
@@ -317,10 +361,11 @@ int k8s_watch_start(struct k8s_client *c, const char *path, long timeout_ms, k8s
 
 void k8s_watch_cancel(struct k8s_watch *w)
 {
-    if (!w)
+    if (!w || w->closed)
         return;
     fetch_cancel(w->x);
-    watch_free(w);
+    w->x = NULL;
+    watch_close(w);
 }
 
 /* ---------- /scale ---------- */

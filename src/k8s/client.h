@@ -71,8 +71,10 @@ int k8s_query_escape(char *out, size_t cap, const char *s);
 
 struct k8s_watch;
 
-/* An event of the stream; return 0 to go on, anything else to end the watch
- * (its on_end then runs with err "stopped"). ev is released after. */
+/* An event of the stream, from the loop (never from inside curl: the
+ * handler may start requests); return 0 to go on, anything else to end the
+ * watch (its on_end then runs with err "...: stopped"). ev is released
+ * after. */
 typedef int (*k8s_event_cb)(void *ud, const struct k8s_event *ev);
 /* The stream ended: err NULL for a clean end (the server's timeoutSeconds),
  * else why (an HTTP error with its Status text, a cut connection, a line
@@ -86,8 +88,9 @@ typedef void (*k8s_watch_end_cb)(void *ud, const char *err, long status);
 int k8s_watch_start(struct k8s_client *c, const char *path, long timeout_ms, k8s_event_cb on_event,
                     k8s_watch_end_cb on_end, void *ud, struct k8s_watch **out);
 
-/* Ends a watch without its on_end. Not from inside its own callbacks (return
- * non-zero from on_event instead). */
+/* Ends a watch without its on_end; its memory goes from the loop (run it
+ * before closing the loop). May be called from its on_event (the events
+ * not yet read are dropped), not from its on_end (it is over then). */
 void k8s_watch_cancel(struct k8s_watch *w);
 
 /* ---------- the /scale subresource ---------- */

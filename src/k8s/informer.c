@@ -290,6 +290,8 @@ static void on_list(void *ud, struct k8s_response *r)
         }
         k8s_list_release(&l);
     }
+    if (inf->closing)
+        return; /* closed by one of the callbacks */
     if (e) {
         inf->list_errors++;
         report(inf, e);

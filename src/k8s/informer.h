@@ -9,8 +9,9 @@
  * pod deleted while the watch was down cannot stay in the cache (the
  * production-stack bug, vllm-stack-spec.md §6.2). docs/k8s.md.
  *
- * Callbacks run from the loop. They may read the informer but must not close
- * it (close it later, e.g. from a timer, or after the loop turn). */
+ * Callbacks run from the loop, never from inside curl: they may start
+ * requests, read the informer, and close it (what was left of that list or
+ * watch is dropped). */
 #ifndef EBB_K8S_INFORMER_H
 #define EBB_K8S_INFORMER_H
 

@@ -47,6 +47,9 @@ struct fixture {
     char err[1024];
     /* what the informer reported */
     int adds, updates, deletes, errors;
+    bool request_in_add;
+    int add_answers;
+    int close_in_add; /* close the informer in the handler of this add */
     char log[8192];
 };
 
@@ -184,8 +187,20 @@ static int teardown(void **state)
 
 /* ---------- the informer's callbacks ---------- */
 
+static void on_add_answer(void *ud, struct k8s_response *r)
+{
+    if (!r->err)
+        F->add_answers++;
+}
+
 static void on_add(void *ud, const char *name, const cJSON *obj)
 {
+    /* What a router does for a new pod: ask it something, from the handler. */
+    if (F->request_in_add)
+        assert_int_equal(k8s_request(&F->c, "GET", PODS, NULL, NULL, on_add_answer, NULL, NULL),
+                         0);
+    if (F->close_in_add && F->adds + 1 == F->close_in_add)
+        k8s_informer_close(&F->inf, on_inf_closed);
     F->adds++;
     logf_("add %s;", name);
 }
@@ -252,6 +267,7 @@ static void list_and_watch_reach_the_informer(void **state)
     ctl("{\"op\":\"add_pod\",\"name\":\"p1\",\"labels\":{\"app\":\"vllm\"}}");
     ctl("{\"op\":\"add_pod\",\"name\":\"p2\",\"labels\":{\"app\":\"vllm\"}}");
     ctl("{\"op\":\"add_pod\",\"name\":\"other\",\"labels\":{\"app\":\"web\"}}");
+    F->request_in_add = true;
     informer_start("app=vllm", 50, 1000);
     assert_false(F->inf.synced);
     until_fresh(1);
@@ -403,6 +419,34 @@ static void malformed_answers_are_errors_then_recovered(void **state)
     assert_int_equal(F->deletes, 0);
 }
 
+static void the_informer_may_be_closed_from_its_callbacks(void **state)
+{
+    ctl("{\"op\":\"add_pod\",\"name\":\"p1\",\"labels\":{}}");
+    ctl("{\"op\":\"add_pod\",\"name\":\"p2\",\"labels\":{}}");
+    F->close_in_add = 1; /* from the list's first add */
+    informer_start(NULL, 20, 100);
+    tsrv_run_until(&F->loop, &F->closed, 1, 5000);
+    assert_int_equal(F->closed, 1);
+    assert_int_equal(F->inf.watches, 0);
+    F->inf_open = false;
+    F->closed = 0;
+    /* From a watch event's handler, with more events in the same read. */
+    F->close_in_add = 0;
+    F->adds = 0;
+    informer_start(NULL, 20, 100);
+    until_fresh(1);
+    F->close_in_add = 4;
+    ctl("{\"op\":\"add_pod\",\"name\":\"p3\",\"labels\":{}}");
+    ctl("{\"op\":\"add_pod\",\"name\":\"p4\",\"labels\":{}}");
+    ctl("{\"op\":\"add_pod\",\"name\":\"p5\",\"labels\":{}}");
+    tsrv_run_until(&F->loop, &F->closed, 1, 5000);
+    assert_int_equal(F->closed, 1);
+    tsrv_run_for(&F->loop, 100);
+    assert_int_equal(F->adds, 4);
+    F->inf_open = false;
+    F->closed = 0;
+}
+
 static char scale_err[1024];
 static struct k8s_scale got_scale;
 
@@ -519,6 +563,7 @@ int main(void)
         T(a_rotated_token_file_is_read_again_after_a_401),
         T(an_unreachable_server_is_retried_with_backoff),
         T(malformed_answers_are_errors_then_recovered),
+        T(the_informer_may_be_closed_from_its_callbacks),
         T(scale_get_and_patch_send_what_the_api_wants),
         T(a_conflict_is_read_again_and_retried),
         T(tls_is_verified_by_default),
