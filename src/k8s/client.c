@@ -303,8 +303,10 @@ static void watch_done(void *ud, const struct fetch_result *fr)
     const char *e = NULL;
     long status = fr->err ? w->status : fr->status;
     w->x = NULL;
-    if (!w->err[0] && !fr->err && fr->status == 200 && watch_lines(w) == 0 && w->closed)
-        return; /* cancelled by an event's handler */
+    if (!w->err[0] && !fr->err && fr->status == 200)
+        watch_lines(w); /* the last events */
+    if (w->closed)
+        return; /* cancelled by an event's handler: no on_end */
     if (w->err[0]) {
         e = w->err;
     } else if (fr->err) {

@@ -188,6 +188,8 @@ static void on_watch_end(void *ud, const char *err, long status)
 {
     struct k8s_informer *inf = ud;
     inf->watch = NULL;
+    if (inf->closing)
+        return;
     uint64_t ran = uv_now(inf->timer.loop) - inf->watch_started_ms;
     if (err && !strstr(err, ": stopped")) { /* a stop was reported by on_event */
         inf->watch_errors++;
