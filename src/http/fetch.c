@@ -41,6 +41,10 @@ struct fetch {
     size_t max_body;
     fetch_cb cb;
     void (*dropped)(void *ud);
+    int (*on_data)(void *ud, long status, const char *data, size_t len);
+    char *req_body;     /* the request body, kept until the transfer ends */
+    char method[16];    /* for error messages */
+    bool aborted;       /* on_data asked to stop */
     void *ud;
     uint64_t started_ns;
     CURLcode code;
@@ -157,6 +161,7 @@ static void fetch_free(struct fetch *x)
         curl_easy_cleanup(x->easy);
     curl_slist_free_all(x->headers);
     buf_release(&x->body);
+    free(x->req_body);
     free(x->url);
     free(x);
 }
@@ -178,6 +183,15 @@ static size_t on_write(char *data, size_t size, size_t n, void *ud)
 {
     struct fetch *x = ud;
     size_t len = size * n;
+    if (x->on_data) {
+        long status = 0;
+        curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
+        if (x->on_data(x->ud, status, data, len) != 0) {
+            x->aborted = true;
+            return 0;
+        }
+        return len;
+    }
     if (x->body.len + len > x->max_body) {
         x->over_cap = true;
         return 0; /* curl ends the transfer with CURLE_WRITE_ERROR */
@@ -236,6 +250,13 @@ static int build_headers(struct fetch *x, const struct fetch_request *rq)
             return -ENOMEM;
         x->headers = l;
     }
+    /* A body is sent at once, without curl's "Expect: 100-continue" wait. */
+    if (rq->body) {
+        struct curl_slist *l = curl_slist_append(x->headers, "Expect:");
+        if (!l)
+            return -ENOMEM;
+        x->headers = l;
+    }
     if (!accept) {
         struct curl_slist *l = curl_slist_append(x->headers, "Accept:");
         if (!l)
@@ -243,6 +264,12 @@ static int build_headers(struct fetch *x, const struct fetch_request *rq)
         x->headers = l;
     }
     return 0;
+}
+
+/* A PEM text as a blob that curl copies: it is never written to. */
+static struct curl_blob pem_blob(const char *pem)
+{
+    return (struct curl_blob){(void *)(uintptr_t)pem, strlen(pem), CURL_BLOB_COPY};
 }
 
 static int easy_setup(struct fetch *x, const struct fetch_request *rq)
@@ -261,7 +288,28 @@ static int easy_setup(struct fetch *x, const struct fetch_request *rq)
     SET(CURLOPT_WRITEFUNCTION, on_write);
     SET(CURLOPT_WRITEDATA, x);
     SET(CURLOPT_TIMEOUT_MS, rq->timeout_ms > 0 ? rq->timeout_ms : 1L);
-    SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)rq->max_body);
+    if (!rq->on_data)
+        SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)rq->max_body);
+    if (rq->method)
+        SET(CURLOPT_CUSTOMREQUEST, rq->method);
+    if (rq->body) {
+        SET(CURLOPT_POSTFIELDS, x->req_body);
+        SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)rq->body_len);
+    }
+    if (rq->ca_pem) {
+        struct curl_blob b = pem_blob(rq->ca_pem);
+        SET(CURLOPT_CAINFO_BLOB, &b);
+    }
+    if (rq->cert_pem) {
+        struct curl_blob b = pem_blob(rq->cert_pem);
+        SET(CURLOPT_SSLCERT_BLOB, &b);
+        SET(CURLOPT_SSLCERTTYPE, "PEM");
+    }
+    if (rq->key_pem) {
+        struct curl_blob b = pem_blob(rq->key_pem);
+        SET(CURLOPT_SSLKEY_BLOB, &b);
+        SET(CURLOPT_SSLKEYTYPE, "PEM");
+    }
     SET(CURLOPT_FOLLOWLOCATION, 1L);
     SET(CURLOPT_MAXREDIRS, (long)FETCH_MAX_REDIRS);
     SET(CURLOPT_PROTOCOLS_STR, "http,https");
@@ -296,7 +344,23 @@ int fetch_start(struct fetcher *f, const struct fetch_request *rq, fetch_cb cb, 
     x->ud = ud;
     x->dropped = rq->dropped;
     x->max_body = rq->max_body;
+    x->on_data = rq->on_data;
+    snprintf(x->method, sizeof(x->method), "%s", rq->method ? rq->method : "GET");
     buf_init(&x->body, rq->max_body);
+    if (rq->method && (strlen(rq->method) >= sizeof(x->method) || !header_ok(rq->method))) {
+        free(x);
+        return -EINVAL;
+    }
+    if (rq->body) {
+        /* curl sends POSTFIELDS from our memory: a copy lives as long as x. */
+        x->req_body = malloc(rq->body_len + 1);
+        if (!x->req_body) {
+            free(x);
+            return -ENOMEM;
+        }
+        memcpy(x->req_body, rq->body, rq->body_len);
+        x->req_body[rq->body_len] = '\0';
+    }
     x->url = redacted_url(rq->url);
     x->easy = curl_easy_init();
     int rc = x->url && x->easy ? 0 : -ENOMEM;
@@ -329,7 +393,9 @@ static void failure_reason(struct fetch *x, char *out, size_t n)
 {
     long os_errno = 0;
     curl_easy_getinfo(x->easy, CURLINFO_OS_ERRNO, &os_errno);
-    if (x->over_cap || x->code == CURLE_FILESIZE_EXCEEDED)
+    if (x->aborted)
+        snprintf(out, n, "aborted by the receiver");
+    else if (x->over_cap || x->code == CURLE_FILESIZE_EXCEEDED)
         snprintf(out, n, "response body over %zu bytes", x->max_body);
     else if (x->code == CURLE_OPERATION_TIMEDOUT)
         snprintf(out, n, "timed out");
@@ -355,7 +421,7 @@ static void fetch_finish(struct fetch *x)
     } else {
         char why[CURL_ERROR_SIZE + 64];
         failure_reason(x, why, sizeof(why));
-        int n = snprintf(err, sizeof(err), "GET %s: ", x->url);
+        int n = snprintf(err, sizeof(err), "%s %s: ", x->method, x->url);
         size_t off = n < 0 ? 0 : (size_t)n >= sizeof(err) ? sizeof(err) - 1 : (size_t)n;
         snprintf(err + off, sizeof(err) - off, "%s (after %.1f s)", why, r.seconds);
         r.err = err;

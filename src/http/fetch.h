@@ -12,7 +12,10 @@
  *     ...
  *     fetcher_close(&f, on_closed);                   // cancels what is in flight
  *
- * Requests are GETs. Like Go's http.Client (what KEDA uses), redirects are
+ * Requests are GETs unless the request names another method (with an
+ * optional body: the Kubernetes API's PATCH, PUT and POST). A response may
+ * be streamed to an on_data callback instead of kept (a Kubernetes watch).
+ * Like Go's http.Client (what KEDA uses), redirects are
  * followed up to 10 times; only http and https are allowed, also as redirect
  * targets. The proxy comes from the environment (libcurl's default, as Go's
  * ProxyFromEnvironment). Design notes: docs/fetch.md.
@@ -38,11 +41,26 @@ struct fetch_request {
      * the request, so that whoever owns ud can free it. Not called by
      * fetch_cancel (the caller knows then). */
     void (*dropped)(void *ud);
+
+    /* Optional, all of them: a zero-initialised request is a GET as before. */
+    const char *method; /* "PATCH", "PUT", "POST", "DELETE"; NULL: GET */
+    const char *body;   /* sent as the request body (copied); NULL: none */
+    size_t body_len;
+    /* PEM text (NUL-terminated, copied): the CA bundle that replaces the
+     * system's, and a client certificate with its key. NULL: not used. */
+    const char *ca_pem, *cert_pem, *key_pem;
+    /* When set, the response body is not kept: each piece is passed here as
+     * it arrives (status: the HTTP status of the response it belongs to),
+     * and the final callback gets an empty body. Return 0 to go on, anything
+     * else to end the transfer (the callback then reports "aborted by the
+     * receiver"). max_body does not apply. It must not cancel its own
+     * request or close the fetcher: return non-zero instead. */
+    int (*on_data)(void *ud, long status, const char *data, size_t len);
 };
 
 struct fetch_result {
     /* NULL when a response arrived; else why not, for people:
-     * "GET http://…: connection refused (after 0.2 s)" */
+     * "GET http://…: connection refused (after 0.2 s)" (the request's method) */
     const char *err;
     const char *reason; /* the part of err after the URL: "connection refused (after 0.2 s)" */
     long status;        /* HTTP status when err is NULL */

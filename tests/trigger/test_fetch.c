@@ -297,6 +297,81 @@ static void headers_with_line_breaks_are_refused(void **state)
     assert_int_equal(fetch_start(&F->env.f, &rq, on_got, &F->got[0], NULL), -EINVAL);
 }
 
+static void a_method_and_body_are_sent(void **state)
+{
+    char url[128];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/apis/x", F->env.srv.port);
+    const char *h[] = {"Content-Type: application/merge-patch+json"};
+    const char *body = "{\"spec\":{\"replicas\":3}}";
+    struct fetch_request rq = {.url = url, .headers = h, .n_headers = 1, .timeout_ms = 3000,
+                               .max_body = 1000, .method = "PATCH", .body = body,
+                               .body_len = strlen(body)};
+    tsrv_script(&F->env.srv, 200, "{}");
+    assert_int_equal(fetch_start(&F->env.f, &rq, on_got, &F->got[0], NULL), 0);
+    tsrv_run_until(&F->env.loop, &F->calls, 1, 5000);
+    assert_string_equal(F->got[0].err, "");
+    assert_int_equal(F->got[0].status, 200);
+    const char *head = F->env.srv.heads[0];
+    assert_true(strncmp(head, "PATCH /apis/x HTTP/1.1\r\n", 24) == 0);
+    assert_non_null(strstr(head, "\r\nContent-Type: application/merge-patch+json\r\n"));
+    assert_non_null(strstr(head, "\r\nContent-Length: 23\r\n"));
+}
+
+static void errors_name_the_method(void **state)
+{
+    char url[128];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/x", tsrv_free_port());
+    struct fetch_request rq = {.url = url, .timeout_ms = 3000, .method = "PUT", .body = "",
+                               .body_len = 0};
+    assert_int_equal(fetch_start(&F->env.f, &rq, on_got, &F->got[0], NULL), 0);
+    tsrv_run_until(&F->env.loop, &F->calls, 1, 5000);
+    char want[256];
+    snprintf(want, sizeof(want), "PUT %s: connection refused (after N s)", url);
+    assert_string_equal(tsrv_mask_seconds(F->got[0].err), want);
+    rq.method = "GET\r\nX: 1";
+    assert_int_equal(fetch_start(&F->env.f, &rq, on_got, &F->got[1], NULL), -EINVAL);
+}
+
+static size_t streamed;
+static long streamed_status;
+static int stream_stop_after; /* bytes; 0: never */
+
+static int on_piece(void *ud, long status, const char *data, size_t len)
+{
+    streamed += len;
+    streamed_status = status;
+    return stream_stop_after && streamed >= (size_t)stream_stop_after ? -1 : 0;
+}
+
+static void a_streamed_body_goes_to_on_data_uncapped(void **state)
+{
+    char url[128];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/bigclose", F->env.srv.port);
+    struct fetch_request rq = {.url = url, .timeout_ms = 3000, .max_body = 10, .on_data = on_piece};
+    streamed = 0;
+    stream_stop_after = 0;
+    assert_int_equal(fetch_start(&F->env.f, &rq, on_got, &F->got[0], NULL), 0);
+    tsrv_run_until(&F->env.loop, &F->calls, 1, 5000);
+    assert_string_equal(F->got[0].err, "");
+    assert_int_equal(F->got[0].status, 200);
+    assert_int_equal(F->got[0].len, 0); /* not kept */
+    assert_int_equal(streamed, 5000);
+    assert_int_equal(streamed_status, 200);
+}
+
+static void on_data_may_end_the_transfer(void **state)
+{
+    char url[128];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/bigclose", F->env.srv.port);
+    struct fetch_request rq = {.url = url, .timeout_ms = 3000, .on_data = on_piece};
+    streamed = 0;
+    stream_stop_after = 1;
+    assert_int_equal(fetch_start(&F->env.f, &rq, on_got, &F->got[0], NULL), 0);
+    tsrv_run_until(&F->env.loop, &F->calls, 1, 5000);
+    assert_non_null(strstr(F->got[0].err, "/bigclose: aborted by the receiver (after "));
+    assert_true(streamed > 0 && streamed < 5000 + 1);
+}
+
 int main(void)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -317,6 +392,10 @@ int main(void)
         T(garbage_and_early_close_are_clean_errors),
         T(bad_urls_fail_in_the_callback),
         T(headers_with_line_breaks_are_refused),
+        T(a_method_and_body_are_sent),
+        T(errors_name_the_method),
+        T(a_streamed_body_goes_to_on_data_uncapped),
+        T(on_data_may_end_the_transfer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
