@@ -26,25 +26,33 @@ int store_init(struct store *s, const struct store_limits *l)
         return -EINVAL;
     memset(s, 0, sizeof(*s));
     s->lim = *l;
+    strtab_init(&s->strs);
     return 0;
 }
 
-static void series_free(struct store_series *se)
+/* The struct and its label pairs are one allocation; the strings are the
+ * store's shared ones. */
+static void series_free(struct store *s, struct store_series *se)
 {
+    for (size_t i = 0; i < se->nlabels; i++) {
+        strtab_put(&s->strs, se->labels[i].name);
+        strtab_put(&s->strs, se->labels[i].value);
+    }
     free(se->ring);
-    free(se->labels);
     free(se);
 }
 
 void store_release(struct store *s)
 {
     for (size_t i = 0; i < s->nseries; i++)
-        series_free(s->series[i]);
+        series_free(s, s->series[i]);
     free(s->series);
     free(s->table);
+    strtab_release(&s->strs);
     struct store_limits l = s->lim;
     memset(s, 0, sizeof(*s));
     s->lim = l;
+    strtab_init(&s->strs);
 }
 
 uint64_t store_labels_hash(const struct prom_label *labels, size_t n)
@@ -163,31 +171,30 @@ static int series_create(struct store *s, const struct prom_label *labels, size_
         s->series = v;
         s->series_cap = cap;
     }
-    struct store_series *se = calloc(1, sizeof(*se));
-    char *mem = malloc(lbytes ? lbytes : 1);
+    /* max_bytes still counts each series' own copy of its strings, as it
+     * did before they were shared: the limit means what it meant. */
+    struct store_series *se = calloc(1, sizeof(*se) + kept * sizeof(struct prom_label));
     struct store_sample *r = malloc(ring * sizeof(*r));
-    if (!se || !mem || !r) {
+    if (!se || !r) {
         free(se);
-        free(mem);
         free(r);
         return -ENOMEM;
     }
-    se->labels = (struct prom_label *)(void *)mem;
-    char *str = mem + kept * sizeof(struct prom_label);
+    se->labels = (struct prom_label *)(void *)(se + 1);
+    se->ring = r;
     for (size_t i = 0; i < n; i++) {
         if (!labels[i].value[0])
             continue;
-        struct prom_label *l = &se->labels[se->nlabels++];
-        size_t nl = strlen(labels[i].name) + 1, vl = strlen(labels[i].value) + 1;
-        memcpy(str, labels[i].name, nl);
-        l->name = str;
-        str += nl;
-        memcpy(str, labels[i].value, vl);
-        l->value = str;
-        str += vl;
+        struct prom_label *l = &se->labels[se->nlabels];
+        l->name = strtab_get(&s->strs, labels[i].name);
+        l->value = strtab_get(&s->strs, labels[i].value);
+        se->nlabels++;
+        if (!l->name || !l->value) {
+            series_free(s, se);
+            return -ENOMEM;
+        }
     }
     se->hash = store_labels_hash(labels, n);
-    se->ring = r;
     se->cap = ring;
     se->bytes = bytes;
     s->bytes += bytes;
@@ -296,7 +303,7 @@ void store_gc(struct store *s, int64_t now_ms)
             continue;
         }
         s->bytes -= se->bytes;
-        series_free(se);
+        series_free(s, se);
     }
     if (kept == s->nseries)
         return;

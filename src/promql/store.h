@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "prom/labels.h"
+#include "prom/strtab.h"
 
 struct store_limits {
     size_t max_series;             /* series held at once */
@@ -33,7 +34,8 @@ struct store_sample {
 
 struct store_series {
     uint64_t hash;             /* of the label set, see store_labels_hash */
-    struct prom_label *labels; /* sorted by name; one allocation with the strings */
+    struct prom_label *labels; /* sorted by name; after the struct, in its allocation;
+                                * the strings are the store's shared ones (strs) */
     size_t nlabels;
     struct store_sample *ring; /* cap cells; len of them in use from head on */
     size_t cap, head, len;
@@ -49,6 +51,7 @@ struct store {
     size_t nsamples;
     size_t bytes;
     uint64_t rejected;            /* appends refused with -ENOSPC */
+    struct strtab strs;           /* label names and values, shared by the series */
 };
 
 struct store_stats {
