@@ -12,6 +12,57 @@
  * to max_samples_per_series while the byte limit allows. */
 #define STORE_RING_MIN 8
 
+/* Bytes of one cell of a ring with these widths. */
+static size_t cell_bytes(bool wide_t, bool wide_v)
+{
+    return (wide_t ? 8 : 4) + (wide_v ? 8 : 4);
+}
+
+/* Whether t fits a narrow time of se (t0 set). */
+static bool time_narrow(const struct store_series *se, int64_t t)
+{
+    return t >= se->t0 && (uint64_t)(t - se->t0) <= UINT32_MAX;
+}
+
+/* Whether v fits a float exactly, as *bits if so. */
+static bool value_narrow(double v, uint32_t *bits)
+{
+    if (prom_is_stale_nan(v)) {
+        *bits = STORE_STALE_FLOAT_BITS;
+        return true;
+    }
+    float f = (float)v;
+    double back = (double)f;
+    if (memcmp(&back, &v, sizeof(v)))
+        return false;
+    memcpy(bits, &f, sizeof(*bits));
+    return true;
+}
+
+/* The cell of sample i (0 the oldest). */
+static size_t ring_index(const struct store_series *se, size_t i)
+{
+    size_t k = se->head + i;
+    return k >= se->cap ? k - se->cap : k;
+}
+
+/* Writes (t, v) into cell k, which ring_fit made wide enough for them. */
+static void cell_write(struct store_series *se, size_t k, int64_t t, double v)
+{
+    if (se->wide_t) {
+        memcpy(se->ring + k * 8, &t, 8);
+    } else {
+        uint32_t dt = (uint32_t)(t - se->t0);
+        memcpy(se->ring + k * 4, &dt, 4);
+    }
+    unsigned char *vals = se->ring + se->cap * (se->wide_t ? 8 : 4);
+    uint32_t bits;
+    if (se->wide_v)
+        memcpy(vals + k * 8, &v, 8);
+    else if (value_narrow(v, &bits))
+        memcpy(vals + k * 4, &bits, 4);
+}
+
 void store_limits_defaults(struct store_limits *l)
 {
     l->max_series = 100000;
@@ -174,7 +225,7 @@ static int series_create(struct store *s, const struct prom_label *labels, size_
     /* max_bytes still counts each series' own copy of its strings, as it
      * did before they were shared: the limit means what it meant. */
     struct store_series *se = calloc(1, sizeof(*se) + kept * sizeof(struct prom_label));
-    struct store_sample *r = malloc(ring * sizeof(*r));
+    unsigned char *r = malloc(ring * cell_bytes(false, false));
     if (!se || !r) {
         free(se);
         free(r);
@@ -204,6 +255,43 @@ static int series_create(struct store *s, const struct prom_label *labels, size_
     return 0;
 }
 
+/* Copies the samples into a new ring of cap cells with these widths, the
+ * oldest at 0. 0 or -ENOMEM (the ring is as it was). */
+static int ring_resize(struct store_series *se, size_t cap, bool wide_t, bool wide_v)
+{
+    unsigned char *r = malloc(cap * cell_bytes(wide_t, wide_v));
+    if (!r)
+        return -ENOMEM;
+    struct store_series to = *se;
+    to.ring = r;
+    to.cap = cap;
+    to.head = 0;
+    to.wide_t = wide_t;
+    to.wide_v = wide_v;
+    for (size_t i = 0; i < se->len; i++) {
+        struct store_sample smp = store_series_at(se, i);
+        cell_write(&to, i, smp.t, smp.v);
+    }
+    free(se->ring);
+    se->ring = r;
+    se->cap = cap;
+    se->head = 0;
+    se->wide_t = wide_t;
+    se->wide_v = wide_v;
+    return 0;
+}
+
+/* Widens the ring if (t, v) does not fit its narrow cells. Widening costs
+ * nothing against max_bytes, which counts every cell as wide. 0 or -ENOMEM. */
+static int ring_fit(struct store_series *se, int64_t t, double v)
+{
+    uint32_t bits;
+    bool wide_t = se->wide_t || !time_narrow(se, t), wide_v = se->wide_v || !value_narrow(v, &bits);
+    if (wide_t == se->wide_t && wide_v == se->wide_v)
+        return 0;
+    return ring_resize(se, se->cap, wide_t, wide_v);
+}
+
 /* Doubles a full ring if the limits allow; 0 if it grew, else the ring stays
  * full and the caller overwrites the oldest sample. */
 static int ring_grow(struct store *s, struct store_series *se)
@@ -214,15 +302,9 @@ static int ring_grow(struct store *s, struct store_series *se)
     size_t extra = (cap - se->cap) * sizeof(struct store_sample);
     if (cap <= se->cap || s->bytes + extra > s->lim.max_bytes)
         return -ENOSPC;
-    struct store_sample *r = malloc(cap * sizeof(*r));
-    if (!r)
-        return -ENOMEM;
-    for (size_t i = 0; i < se->len; i++)
-        r[i] = *store_series_at(se, i);
-    free(se->ring);
-    se->ring = r;
-    se->head = 0;
-    se->cap = cap;
+    int err = ring_resize(se, cap, se->wide_t, se->wide_v);
+    if (err)
+        return err;
     se->bytes += extra;
     s->bytes += extra;
     return 0;
@@ -238,24 +320,29 @@ int store_append(struct store *s, const struct prom_label *labels, size_t n, int
         if (err)
             return err;
     }
+    if (!se->len)
+        se->t0 = t_ms;
     if (se->len) {
-        size_t k = se->head + se->len - 1;
-        struct store_sample *last = &se->ring[k >= se->cap ? k - se->cap : k];
-        if (t_ms < last->t)
+        int64_t last = store_series_at(se, se->len - 1).t;
+        if (t_ms < last)
             return -EINVAL;
-        if (t_ms == last->t) {
-            last->v = v;
-            return 0;
+        if (t_ms == last) {
+            int err = ring_fit(se, t_ms, v);
+            if (!err)
+                cell_write(se, ring_index(se, se->len - 1), t_ms, v);
+            return err;
         }
     }
+    int err = ring_fit(se, t_ms, v);
+    if (err)
+        return err;
     if (se->len == se->cap && ring_grow(s, se) != 0) {
         /* Full at its limit: the oldest sample makes room. */
         se->head = se->head + 1 == se->cap ? 0 : se->head + 1;
         se->len--;
         s->nsamples--;
     }
-    size_t k = se->head + se->len;
-    se->ring[k >= se->cap ? k - se->cap : k] = (struct store_sample){t_ms, v};
+    cell_write(se, ring_index(se, se->len), t_ms, v);
     se->len++;
     s->nsamples++;
     return 0;
@@ -267,9 +354,9 @@ size_t store_series_seek(const struct store_series *se, int64_t t_ms)
      * the binary search, so "now" costs a step or two, not a walk through
      * the whole ring's cache lines. */
     size_t hi = se->len, step = 1, lo;
-    while (hi > 0 && store_series_at(se, hi - 1)->t >= t_ms) {
+    while (hi > 0 && store_series_at(se, hi - 1).t >= t_ms) {
         size_t back = step < hi ? step : hi;
-        if (store_series_at(se, hi - back)->t < t_ms) {
+        if (store_series_at(se, hi - back).t < t_ms) {
             lo = hi - back;
             goto search;
         }
@@ -280,7 +367,7 @@ size_t store_series_seek(const struct store_series *se, int64_t t_ms)
 search:
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (store_series_at(se, mid)->t < t_ms)
+        if (store_series_at(se, mid).t < t_ms)
             lo = mid + 1;
         else
             hi = mid;

@@ -14,8 +14,10 @@
 #ifndef EBB_PROMQL_STORE_H
 #define EBB_PROMQL_STORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "prom/labels.h"
 #include "prom/strtab.h"
@@ -32,14 +34,20 @@ struct store_sample {
     double v;
 };
 
+/* A series' samples are kept narrow while they allow it, 8 bytes instead of
+ * 16: a time as a 32-bit offset from t0, a value as a float when the float
+ * gives back the very same double (bit for bit, the stale marker included).
+ * The first sample that does not fit widens the ring for good. */
 struct store_series {
     uint64_t hash;             /* of the label set, see store_labels_hash */
     struct prom_label *labels; /* sorted by name; after the struct, in its allocation;
                                 * the strings are the store's shared ones (strs) */
     size_t nlabels;
-    struct store_sample *ring; /* cap cells; len of them in use from head on */
+    unsigned char *ring;       /* cap times, then cap values; len of them in use from head on */
     size_t cap, head, len;
+    int64_t t0;                /* narrow times are milliseconds after this */
     size_t bytes;              /* what this series counts against max_bytes */
+    bool wide_t, wide_v;       /* int64_t times, double values */
 };
 
 struct store {
@@ -83,11 +91,35 @@ struct store_series *store_find(const struct store *s, const struct prom_label *
 /* Hash of a sorted label set, ignoring empty values. */
 uint64_t store_labels_hash(const struct prom_label *labels, size_t n);
 
+/* The float that stands for the stale marker in a narrow ring: a
+ * signalling NaN, which no conversion from a double yields. */
+#define STORE_STALE_FLOAT_BITS UINT32_C(0x7f800002)
+
 /* Sample i of a series, 0 the oldest. */
-static inline const struct store_sample *store_series_at(const struct store_series *se, size_t i)
+static inline struct store_sample store_series_at(const struct store_series *se, size_t i)
 {
     size_t k = se->head + i;
-    return &se->ring[k >= se->cap ? k - se->cap : k];
+    if (k >= se->cap)
+        k -= se->cap;
+    struct store_sample smp;
+    if (se->wide_t) {
+        memcpy(&smp.t, se->ring + k * 8, 8);
+    } else {
+        uint32_t dt;
+        memcpy(&dt, se->ring + k * 4, 4);
+        smp.t = se->t0 + dt;
+    }
+    const unsigned char *vals = se->ring + se->cap * (se->wide_t ? 8 : 4);
+    if (se->wide_v) {
+        memcpy(&smp.v, vals + k * 8, 8);
+    } else {
+        uint32_t bits;
+        float f;
+        memcpy(&bits, vals + k * 4, 4);
+        memcpy(&f, &bits, 4);
+        smp.v = bits == STORE_STALE_FLOAT_BITS ? prom_stale_nan() : (double)f;
+    }
+    return smp;
 }
 
 /* The index of the first sample with t >= t_ms (se->len if none). */
