@@ -12,16 +12,11 @@
  * to max_samples_per_series while the byte limit allows. */
 #define STORE_RING_MIN 8
 
-/* Bytes of one cell of a ring with these widths. */
-static size_t cell_bytes(bool wide_t, bool wide_v)
-{
-    return (wide_t ? 8 : 4) + (wide_v ? 8 : 4);
-}
 
-/* Whether t fits a narrow time of se (t0 set). */
-static bool time_narrow(const struct store_series *se, int64_t t)
+/* The bytes a time needs in se's ring (t0 set): 4 or 8. */
+static unsigned char time_bytes(const struct store_series *se, int64_t t)
 {
-    return t >= se->t0 && (uint64_t)(t - se->t0) <= UINT32_MAX;
+    return se->tbytes == 8 || t < se->t0 || (uint64_t)(t - se->t0) > UINT32_MAX ? 8 : 4;
 }
 
 /* Whether v fits a float exactly, as *bits if so. */
@@ -39,6 +34,18 @@ static bool value_narrow(double v, uint32_t *bits)
     return true;
 }
 
+/* The bytes a value needs in se's ring (v0 set): 0, 4 or 8. Leaving 0, the
+ * samples held so far are all v0, which must fit the new cells too. */
+static unsigned char value_bytes(const struct store_series *se, double v)
+{
+    uint32_t bits;
+    if (se->vbytes == 8 || !memcmp(&v, &se->v0, sizeof(v)))
+        return se->vbytes;
+    if (!value_narrow(v, &bits) || (se->vbytes == 0 && !value_narrow(se->v0, &bits)))
+        return 8;
+    return 4;
+}
+
 /* The cell of sample i (0 the oldest). */
 static size_t ring_index(const struct store_series *se, size_t i)
 {
@@ -49,17 +56,17 @@ static size_t ring_index(const struct store_series *se, size_t i)
 /* Writes (t, v) into cell k, which ring_fit made wide enough for them. */
 static void cell_write(struct store_series *se, size_t k, int64_t t, double v)
 {
-    if (se->wide_t) {
+    if (se->tbytes == 8) {
         memcpy(se->ring + k * 8, &t, 8);
     } else {
         uint32_t dt = (uint32_t)(t - se->t0);
         memcpy(se->ring + k * 4, &dt, 4);
     }
-    unsigned char *vals = se->ring + se->cap * (se->wide_t ? 8 : 4);
+    unsigned char *vals = se->ring + se->cap * se->tbytes;
     uint32_t bits;
-    if (se->wide_v)
+    if (se->vbytes == 8)
         memcpy(vals + k * 8, &v, 8);
-    else if (value_narrow(v, &bits))
+    else if (se->vbytes == 4 && value_narrow(v, &bits))
         memcpy(vals + k * 4, &bits, 4);
 }
 
@@ -225,7 +232,7 @@ static int series_create(struct store *s, const struct prom_label *labels, size_
     /* max_bytes still counts each series' own copy of its strings, as it
      * did before they were shared: the limit means what it meant. */
     struct store_series *se = calloc(1, sizeof(*se) + kept * sizeof(struct prom_label));
-    unsigned char *r = malloc(ring * cell_bytes(false, false));
+    unsigned char *r = malloc(ring * 4);
     if (!se || !r) {
         free(se);
         free(r);
@@ -233,6 +240,8 @@ static int series_create(struct store *s, const struct prom_label *labels, size_
     }
     se->labels = (struct prom_label *)(void *)(se + 1);
     se->ring = r;
+    se->tbytes = 4;
+    se->vbytes = 0;
     for (size_t i = 0; i < n; i++) {
         if (!labels[i].value[0])
             continue;
@@ -257,17 +266,18 @@ static int series_create(struct store *s, const struct prom_label *labels, size_
 
 /* Copies the samples into a new ring of cap cells with these widths, the
  * oldest at 0. 0 or -ENOMEM (the ring is as it was). */
-static int ring_resize(struct store_series *se, size_t cap, bool wide_t, bool wide_v)
+static int ring_resize(struct store_series *se, size_t cap, unsigned char tbytes,
+                       unsigned char vbytes)
 {
-    unsigned char *r = malloc(cap * cell_bytes(wide_t, wide_v));
+    unsigned char *r = malloc(cap * (size_t)(tbytes + vbytes));
     if (!r)
         return -ENOMEM;
     struct store_series to = *se;
     to.ring = r;
     to.cap = cap;
     to.head = 0;
-    to.wide_t = wide_t;
-    to.wide_v = wide_v;
+    to.tbytes = tbytes;
+    to.vbytes = vbytes;
     for (size_t i = 0; i < se->len; i++) {
         struct store_sample smp = store_series_at(se, i);
         cell_write(&to, i, smp.t, smp.v);
@@ -276,20 +286,19 @@ static int ring_resize(struct store_series *se, size_t cap, bool wide_t, bool wi
     se->ring = r;
     se->cap = cap;
     se->head = 0;
-    se->wide_t = wide_t;
-    se->wide_v = wide_v;
+    se->tbytes = tbytes;
+    se->vbytes = vbytes;
     return 0;
 }
 
-/* Widens the ring if (t, v) does not fit its narrow cells. Widening costs
+/* Widens the ring if (t, v) does not fit its cells. Widening costs
  * nothing against max_bytes, which counts every cell as wide. 0 or -ENOMEM. */
 static int ring_fit(struct store_series *se, int64_t t, double v)
 {
-    uint32_t bits;
-    bool wide_t = se->wide_t || !time_narrow(se, t), wide_v = se->wide_v || !value_narrow(v, &bits);
-    if (wide_t == se->wide_t && wide_v == se->wide_v)
+    unsigned char tbytes = time_bytes(se, t), vbytes = value_bytes(se, v);
+    if (tbytes == se->tbytes && vbytes == se->vbytes)
         return 0;
-    return ring_resize(se, se->cap, wide_t, wide_v);
+    return ring_resize(se, se->cap, tbytes, vbytes);
 }
 
 /* Doubles a full ring if the limits allow; 0 if it grew, else the ring stays
@@ -302,7 +311,7 @@ static int ring_grow(struct store *s, struct store_series *se)
     size_t extra = (cap - se->cap) * sizeof(struct store_sample);
     if (cap <= se->cap || s->bytes + extra > s->lim.max_bytes)
         return -ENOSPC;
-    int err = ring_resize(se, cap, se->wide_t, se->wide_v);
+    int err = ring_resize(se, cap, se->tbytes, se->vbytes);
     if (err)
         return err;
     se->bytes += extra;
@@ -320,8 +329,10 @@ int store_append(struct store *s, const struct prom_label *labels, size_t n, int
         if (err)
             return err;
     }
-    if (!se->len)
+    if (!se->len) {
         se->t0 = t_ms;
+        se->v0 = v;
+    }
     if (se->len) {
         int64_t last = store_series_at(se, se->len - 1).t;
         if (t_ms < last)

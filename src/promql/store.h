@@ -14,7 +14,6 @@
 #ifndef EBB_PROMQL_STORE_H
 #define EBB_PROMQL_STORE_H
 
-#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -34,10 +33,12 @@ struct store_sample {
     double v;
 };
 
-/* A series' samples are kept narrow while they allow it, 8 bytes instead of
- * 16: a time as a 32-bit offset from t0, a value as a float when the float
- * gives back the very same double (bit for bit, the stale marker included).
- * The first sample that does not fit widens the ring for good. */
+/* A series' samples are kept narrow while they allow it, 4 or 8 bytes
+ * instead of 16: a time as a 32-bit offset from t0; no value at all while
+ * every value is v0 (bit for bit: an idle counter, an empty histogram
+ * bucket), else a float when the float gives back the very same double (the
+ * stale marker included). The first sample that does not fit widens the
+ * ring for good. */
 struct store_series {
     uint64_t hash;             /* of the label set, see store_labels_hash */
     struct prom_label *labels; /* sorted by name; after the struct, in its allocation;
@@ -45,9 +46,11 @@ struct store_series {
     size_t nlabels;
     unsigned char *ring;       /* cap times, then cap values; len of them in use from head on */
     size_t cap, head, len;
-    int64_t t0;                /* narrow times are milliseconds after this */
+    int64_t t0;                /* 4-byte times are milliseconds after this */
+    double v0;                 /* every sample's value while vbytes is 0 */
     size_t bytes;              /* what this series counts against max_bytes */
-    bool wide_t, wide_v;       /* int64_t times, double values */
+    unsigned char tbytes;      /* a time's bytes in the ring: 4 (uint32_t after t0) or 8 */
+    unsigned char vbytes;      /* a value's: 0 (v0), 4 (float) or 8 (double) */
 };
 
 struct store {
@@ -102,22 +105,24 @@ static inline struct store_sample store_series_at(const struct store_series *se,
     if (k >= se->cap)
         k -= se->cap;
     struct store_sample smp;
-    if (se->wide_t) {
+    if (se->tbytes == 8) {
         memcpy(&smp.t, se->ring + k * 8, 8);
     } else {
         uint32_t dt;
         memcpy(&dt, se->ring + k * 4, 4);
         smp.t = se->t0 + dt;
     }
-    const unsigned char *vals = se->ring + se->cap * (se->wide_t ? 8 : 4);
-    if (se->wide_v) {
+    const unsigned char *vals = se->ring + se->cap * se->tbytes;
+    if (se->vbytes == 8) {
         memcpy(&smp.v, vals + k * 8, 8);
-    } else {
+    } else if (se->vbytes == 4) {
         uint32_t bits;
         float f;
         memcpy(&bits, vals + k * 4, 4);
         memcpy(&f, &bits, 4);
         smp.v = bits == STORE_STALE_FLOAT_BITS ? prom_stale_nan() : (double)f;
+    } else {
+        smp.v = se->v0;
     }
     return smp;
 }

@@ -192,11 +192,26 @@ static void narrow_cells_give_back_every_sample(void **state)
             assert_memory_equal(&got.v, &want[j].v, sizeof(double));
         }
     }
-    /* store: replacing the last sample's value widens too */
+    /* store: a value that repeats takes no room in the ring */
     struct prom_label b[] = {L("__name__", "b")};
     assert_int_equal(store_append(&s, b, 1, t0, 1), 0);
-    assert_int_equal(store_append(&s, b, 1, t0, 1e300), 0);
-    assert_true(store_series_at(store_find(&s, b, 1), 0).v == 1e300);
+    assert_int_equal(store_append(&s, b, 1, t0 + 1, 1), 0);
+    struct store_series *se = store_find(&s, b, 1);
+    assert_int_equal(se->vbytes, 0);
+    assert_true(store_series_at(se, 1).v == 1);
+    /* store: replacing the last sample's value widens too */
+    assert_int_equal(store_append(&s, b, 1, t0 + 1, 1e300), 0);
+    assert_int_equal(se->vbytes, 8);
+    assert_true(store_series_at(se, 0).v == 1);
+    assert_true(store_series_at(se, 1).v == 1e300);
+    /* store: a repeated value no float holds stays exact when a float-exact one follows */
+    struct prom_label c[] = {L("__name__", "c")};
+    assert_int_equal(store_append(&s, c, 1, t0, 1e-7), 0);
+    assert_int_equal(store_append(&s, c, 1, t0 + 1, 1e-7), 0);
+    assert_int_equal(store_append(&s, c, 1, t0 + 2, 2.5), 0);
+    se = store_find(&s, c, 1);
+    assert_true(store_series_at(se, 0).v == 1e-7 && store_series_at(se, 1).v == 1e-7);
+    assert_true(store_series_at(se, 2).v == 2.5);
     store_release(&s);
 }
 
