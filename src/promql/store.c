@@ -8,6 +8,10 @@
 
 #include "base/util.h"
 
+/* What a series' header counts against max_bytes: a constant, so that the
+ * limit admits the same series whatever the struct's layout. */
+#define STORE_SERIES_HEADER_BYTES 64
+
 /* A new series starts with room for this many samples; the ring doubles up
  * to max_samples_per_series while the byte limit allows. */
 #define STORE_RING_MIN 8
@@ -185,6 +189,15 @@ static int table_rebuild(struct store *s, size_t want)
     return 0;
 }
 
+/* What a series counts against max_bytes: its header, its label pairs and
+ * its own copy of their strings (as it had before they were shared), its
+ * ring as if every cell were 16 bytes, and its slot in s->series. */
+static size_t series_bytes(size_t nlabels, size_t strbytes, size_t cap)
+{
+    return STORE_SERIES_HEADER_BYTES + nlabels * sizeof(struct prom_label) + strbytes +
+           cap * sizeof(struct store_sample) + sizeof(struct store_series *);
+}
+
 /* Labels must be sorted by name, without repeats; empty values are skipped. */
 static int labels_check(const struct prom_label *labels, size_t n, size_t *kept, size_t *strbytes)
 {
@@ -212,11 +225,11 @@ static int series_create(struct store *s, const struct prom_label *labels, size_
     int err = labels_check(labels, n, &kept, &strbytes);
     if (err)
         return err;
+    if (kept > UINT32_MAX)
+        return -EINVAL;
     size_t ring = STORE_RING_MIN < s->lim.max_samples_per_series ? STORE_RING_MIN
                                                                  : s->lim.max_samples_per_series;
-    size_t lbytes = kept * sizeof(struct prom_label) + strbytes;
-    size_t bytes = sizeof(struct store_series) + lbytes + ring * sizeof(struct store_sample) +
-                   sizeof(struct store_series *);
+    size_t bytes = series_bytes(kept, strbytes, ring);
     if (s->nseries >= s->lim.max_series || s->bytes + bytes > s->lim.max_bytes)
         return -ENOSPC;
     if (s->nseries + 1 > s->table_cap / 2 && (err = table_rebuild(s, s->nseries + 1)) != 0)
@@ -229,8 +242,6 @@ static int series_create(struct store *s, const struct prom_label *labels, size_
         s->series = v;
         s->series_cap = cap;
     }
-    /* max_bytes still counts each series' own copy of its strings, as it
-     * did before they were shared: the limit means what it meant. */
     struct store_series *se = calloc(1, sizeof(*se) + kept * sizeof(struct prom_label));
     unsigned char *r = malloc(ring * 4);
     if (!se || !r) {
@@ -238,7 +249,6 @@ static int series_create(struct store *s, const struct prom_label *labels, size_
         free(r);
         return -ENOMEM;
     }
-    se->labels = (struct prom_label *)(void *)(se + 1);
     se->ring = r;
     se->tbytes = 4;
     se->vbytes = 0;
@@ -256,7 +266,6 @@ static int series_create(struct store *s, const struct prom_label *labels, size_
     }
     se->hash = store_labels_hash(labels, n);
     se->cap = ring;
-    se->bytes = bytes;
     s->bytes += bytes;
     s->series[s->nseries++] = se;
     table_put(s->table, s->table_cap, se);
@@ -314,7 +323,6 @@ static int ring_grow(struct store *s, struct store_series *se)
     int err = ring_resize(se, cap, se->tbytes, se->vbytes);
     if (err)
         return err;
-    se->bytes += extra;
     s->bytes += extra;
     return 0;
 }
@@ -400,7 +408,10 @@ void store_gc(struct store *s, int64_t now_ms)
             s->series[kept++] = se;
             continue;
         }
-        s->bytes -= se->bytes;
+        size_t strbytes = 0;
+        for (size_t j = 0; j < se->nlabels; j++)
+            strbytes += strlen(se->labels[j].name) + strlen(se->labels[j].value) + 2;
+        s->bytes -= series_bytes(se->nlabels, strbytes, se->cap);
         series_free(s, se);
     }
     if (kept == s->nseries)

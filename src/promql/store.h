@@ -41,16 +41,14 @@ struct store_sample {
  * ring for good. */
 struct store_series {
     uint64_t hash;             /* of the label set, see store_labels_hash */
-    struct prom_label *labels; /* sorted by name; after the struct, in its allocation;
-                                * the strings are the store's shared ones (strs) */
-    size_t nlabels;
     unsigned char *ring;       /* cap times, then cap values; len of them in use from head on */
     size_t cap, head, len;
     int64_t t0;                /* 4-byte times are milliseconds after this */
     double v0;                 /* every sample's value while vbytes is 0 */
-    size_t bytes;              /* what this series counts against max_bytes */
+    uint32_t nlabels;
     unsigned char tbytes;      /* a time's bytes in the ring: 4 (uint32_t after t0) or 8 */
     unsigned char vbytes;      /* a value's: 0 (v0), 4 (float) or 8 (double) */
+    struct prom_label labels[]; /* sorted by name; the strings are the store's shared ones */
 };
 
 struct store {
