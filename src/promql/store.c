@@ -16,6 +16,12 @@
  * to max_samples_per_series while the byte limit allows. */
 #define STORE_RING_MIN 8
 
+/* A new ring has the bytes that STORE_RING_MIN 16-byte cells would, which
+ * hold more narrow cells: room to grow to 32 samples without moving, and
+ * without the holes in the heap that freed small rings leave (series are
+ * scraped together, so they all grow at once). */
+#define STORE_RING_FIRST_BYTES (STORE_RING_MIN * sizeof(struct store_sample))
+
 
 /* The bytes a time needs in se's ring (t0 set): 4 or 8. */
 static unsigned char time_bytes(const struct store_series *se, int64_t t)
@@ -84,7 +90,8 @@ void store_limits_defaults(struct store_limits *l)
 
 int store_init(struct store *s, const struct store_limits *l)
 {
-    if (!l->max_series || !l->max_samples_per_series || !l->max_bytes || l->retention_ms <= 0)
+    if (!l->max_series || !l->max_samples_per_series || l->max_samples_per_series > UINT32_MAX ||
+        !l->max_bytes || l->retention_ms <= 0)
         return -EINVAL;
     memset(s, 0, sizeof(*s));
     s->lim = *l;
@@ -243,7 +250,10 @@ static int series_create(struct store *s, const struct prom_label *labels, size_
         s->series_cap = cap;
     }
     struct store_series *se = calloc(1, sizeof(*se) + kept * sizeof(struct prom_label));
-    unsigned char *r = malloc(ring * 4);
+    size_t room = STORE_RING_FIRST_BYTES / 4;
+    if (room > s->lim.max_samples_per_series)
+        room = s->lim.max_samples_per_series;
+    unsigned char *r = malloc(room * 4);
     if (!se || !r) {
         free(se);
         free(r);
@@ -265,7 +275,8 @@ static int series_create(struct store *s, const struct prom_label *labels, size_
         }
     }
     se->hash = store_labels_hash(labels, n);
-    se->cap = ring;
+    se->cap = (uint32_t)room;
+    se->counted = (uint32_t)ring;
     s->bytes += bytes;
     s->series[s->nseries++] = se;
     table_put(s->table, s->table_cap, se);
@@ -283,7 +294,7 @@ static int ring_resize(struct store_series *se, size_t cap, unsigned char tbytes
         return -ENOMEM;
     struct store_series to = *se;
     to.ring = r;
-    to.cap = cap;
+    to.cap = (uint32_t)cap;
     to.head = 0;
     to.tbytes = tbytes;
     to.vbytes = vbytes;
@@ -293,36 +304,40 @@ static int ring_resize(struct store_series *se, size_t cap, unsigned char tbytes
     }
     free(se->ring);
     se->ring = r;
-    se->cap = cap;
+    se->cap = (uint32_t)cap;
     se->head = 0;
     se->tbytes = tbytes;
     se->vbytes = vbytes;
     return 0;
 }
 
-/* Widens the ring if (t, v) does not fit its cells. Widening costs
- * nothing against max_bytes, which counts every cell as wide. 0 or -ENOMEM. */
+/* Widens the ring if (t, v) does not fit its cells, to the cells counted
+ * (so its bytes never pass what max_bytes counts for it: 16 a cell). Widening
+ * costs nothing against max_bytes. 0 or -ENOMEM. */
 static int ring_fit(struct store_series *se, int64_t t, double v)
 {
     unsigned char tbytes = time_bytes(se, t), vbytes = value_bytes(se, v);
     if (tbytes == se->tbytes && vbytes == se->vbytes)
         return 0;
-    return ring_resize(se, se->cap, tbytes, vbytes);
+    return ring_resize(se, se->counted, tbytes, vbytes);
 }
 
 /* Doubles a full ring if the limits allow; 0 if it grew, else the ring stays
  * full and the caller overwrites the oldest sample. */
 static int ring_grow(struct store *s, struct store_series *se)
 {
-    size_t cap = se->cap * 2;
+    size_t cap = (size_t)se->counted * 2;
     if (cap > s->lim.max_samples_per_series)
         cap = s->lim.max_samples_per_series;
-    size_t extra = (cap - se->cap) * sizeof(struct store_sample);
-    if (cap <= se->cap || s->bytes + extra > s->lim.max_bytes)
+    size_t extra = (cap - se->counted) * sizeof(struct store_sample);
+    if (cap <= se->counted || s->bytes + extra > s->lim.max_bytes)
         return -ENOSPC;
-    int err = ring_resize(se, cap, se->tbytes, se->vbytes);
-    if (err)
-        return err;
+    if (cap > se->cap) {
+        int err = ring_resize(se, cap, se->tbytes, se->vbytes);
+        if (err)
+            return err;
+    }
+    se->counted = (uint32_t)cap;
     s->bytes += extra;
     return 0;
 }
@@ -355,7 +370,7 @@ int store_append(struct store *s, const struct prom_label *labels, size_t n, int
     int err = ring_fit(se, t_ms, v);
     if (err)
         return err;
-    if (se->len == se->cap && ring_grow(s, se) != 0) {
+    if (se->len == se->counted && ring_grow(s, se) != 0) {
         /* Full at its limit: the oldest sample makes room. */
         se->head = se->head + 1 == se->cap ? 0 : se->head + 1;
         se->len--;
@@ -411,7 +426,7 @@ void store_gc(struct store *s, int64_t now_ms)
         size_t strbytes = 0;
         for (size_t j = 0; j < se->nlabels; j++)
             strbytes += strlen(se->labels[j].name) + strlen(se->labels[j].value) + 2;
-        s->bytes -= series_bytes(se->nlabels, strbytes, se->cap);
+        s->bytes -= series_bytes(se->nlabels, strbytes, se->counted);
         series_free(s, se);
     }
     if (kept == s->nseries)

@@ -23,7 +23,7 @@
 
 struct store_limits {
     size_t max_series;             /* series held at once */
-    size_t max_samples_per_series; /* ring size; the oldest sample goes first */
+    size_t max_samples_per_series; /* ring size, at most UINT32_MAX; the oldest sample goes first */
     size_t max_bytes;              /* labels, samples and index, all series together */
     int64_t retention_ms;          /* store_gc drops samples older than this */
 };
@@ -42,7 +42,8 @@ struct store_sample {
 struct store_series {
     uint64_t hash;             /* of the label set, see store_labels_hash */
     unsigned char *ring;       /* cap times, then cap values; len of them in use from head on */
-    size_t cap, head, len;
+    uint32_t cap, head, len;
+    uint32_t counted;          /* cells counted against max_bytes; len <= counted <= cap */
     int64_t t0;                /* 4-byte times are milliseconds after this */
     double v0;                 /* every sample's value while vbytes is 0 */
     uint32_t nlabels;

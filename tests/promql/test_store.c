@@ -71,6 +71,9 @@ static void limits_refuse_and_count(void **state)
     assert_int_equal(st.samples, 5);
     assert_true(st.bytes <= l.max_bytes);
     store_release(&s);
+    /* store: a ring's cells are counted in 32 bits */
+    limits(&l, 100, (size_t)UINT32_MAX + 1, 600);
+    assert_int_equal(store_init(&s, &l), -EINVAL);
     /* store: a series past max_bytes is refused */
     limits(&l, 100, 4, 600);
     assert_int_equal(store_init(&s, &l), 0);
