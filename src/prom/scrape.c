@@ -3,7 +3,8 @@
  * A scrape reads the body twice: first to check all of it (Prometheus
  * appends nothing of a body that fails to parse: it rolls back), then to
  * hand the samples to the sink. Each target remembers the series of its
- * last scrape in a small hash table (labels copied once per new series),
+ * last scrape in a small hash table (labels taken once per new series, their
+ * strings shared by all targets),
  * which is what its staleness markers are written for. */
 #include "prom/scrape.h"
 
@@ -22,7 +23,8 @@
 #define EXPORTED "exported_"
 
 /* A series remembered for staleness: its labels as stored, and the scrape
- * it was last seen in. One allocation: the struct, the pairs, the strings. */
+ * it was last seen in. One allocation: the struct and the pairs; the strings
+ * are the scraper's shared ones (struct scraper's strs). */
 struct series {
     struct series *next; /* hash chain */
     uint64_t hash;
@@ -175,6 +177,15 @@ int scrape_labels_apply(const struct prom_label *scraped, size_t n, const struct
 
 /* ---- the series of a target ---- */
 
+static void series_free(struct scraper *s, struct series *e)
+{
+    for (size_t i = 0; i < e->n; i++) {
+        strtab_put(&s->strs, e->labels[i].name);
+        strtab_put(&s->strs, e->labels[i].value);
+    }
+    free(e);
+}
+
 static uint64_t labels_hash(const struct prom_label *l, size_t n)
 {
     uint64_t h = 0x9e3779b97f4a7c15u;
@@ -196,26 +207,24 @@ static bool labels_equal(const struct prom_label *a, size_t na, const struct pro
     return true;
 }
 
-static struct series *series_new(const struct prom_label *l, size_t n, uint64_t hash)
+/* The labels' strings are the scraper's shared ones; series_free drops them. */
+static struct series *series_new(struct scraper *s, const struct prom_label *l, size_t n,
+                                 uint64_t hash)
 {
-    size_t bytes = sizeof(struct series) + n * sizeof(struct prom_label);
-    for (size_t i = 0; i < n; i++)
-        bytes += strlen(l[i].name) + strlen(l[i].value) + 2;
-    struct series *e = malloc(bytes);
+    struct series *e = malloc(sizeof(struct series) + n * sizeof(struct prom_label));
     if (!e)
         return NULL;
     e->next = NULL;
     e->hash = hash;
-    e->n = n;
-    char *p = (char *)&e->labels[n];
+    e->n = 0;
     for (size_t i = 0; i < n; i++) {
-        size_t ln = strlen(l[i].name) + 1, lv = strlen(l[i].value) + 1;
-        memcpy(p, l[i].name, ln);
-        e->labels[i].name = p;
-        p += ln;
-        memcpy(p, l[i].value, lv);
-        e->labels[i].value = p;
-        p += lv;
+        e->labels[i].name = strtab_get(&s->strs, l[i].name);
+        e->labels[i].value = strtab_get(&s->strs, l[i].value);
+        e->n++;
+        if (!e->labels[i].name || !e->labels[i].value) {
+            series_free(s, e);
+            return NULL;
+        }
     }
     return e;
 }
@@ -258,7 +267,7 @@ static int series_seen(struct scrape_target *t, const struct prom_label *l, size
     }
     if (t->nseries >= t->nbuckets && table_grow(t))
         return -ENOMEM;
-    struct series *e = series_new(l, n, h);
+    struct series *e = series_new(t->s, l, n, h);
     if (!e)
         return -ENOMEM;
     e->seen = t->iter;
@@ -291,7 +300,7 @@ static void series_end(struct scrape_target *t, uint64_t keep, int64_t t_ms)
             if (e->stale_ok)
                 sink_append(t, e->labels, e->n, t_ms, prom_stale_nan());
             *pp = e->next;
-            free(e);
+            series_free(t->s, e);
             t->nseries--;
         }
     }
@@ -472,6 +481,7 @@ static void scraper_closed(struct scraper *s)
     free(s->names);
     s->scratch = NULL;
     s->names = NULL;
+    strtab_release(&s->strs);
     if (s->on_closed)
         s->on_closed(s);
 }
@@ -484,7 +494,7 @@ static void on_target_closed(uv_handle_t *h)
         struct series *e = t->buckets[i], *next;
         for (; e; e = next) {
             next = e->next;
-            free(e);
+            series_free(s, e);
         }
     }
     free(t->buckets);
@@ -724,6 +734,7 @@ int scraper_init(struct scraper *s, uv_loop_t *loop, struct fetcher *f,
     if (!s->cfg.clock_ms)
         s->cfg.clock_ms = real_clock_ms;
     s->sink = *sink;
+    strtab_init(&s->strs);
     size_t max_labels = s->cfg.parse.max_labels ? s->cfg.parse.max_labels : TEXTPARSE_MAX_LABELS;
     size_t max_name =
         s->cfg.parse.max_name_len ? s->cfg.parse.max_name_len : TEXTPARSE_MAX_NAME_LEN;

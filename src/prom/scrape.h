@@ -31,6 +31,7 @@
 
 #include "http/fetch.h"
 #include "prom/labels.h"
+#include "prom/strtab.h"
 #include "prom/textparse.h"
 
 #define SCRAPE_MAX_TARGETS 1024
@@ -110,6 +111,7 @@ struct scraper {
     size_t scratch_cap;
     char *names; /* "exported_..." names */
     size_t names_cap;
+    struct strtab strs; /* the label strings of the targets' series */
 };
 
 /* Sets up a scraper on loop, fetching with f (the caller's; it must outlive

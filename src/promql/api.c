@@ -327,7 +327,7 @@ static int pick_series(struct promql_api *a, const struct selectors *sel, int64_
         for (size_t j = 0; j < sel->n && !match; j++)
             match = pq_series_matches(se, sel->e[j].root);
         size_t k = store_series_seek(se, start);
-        if (match && k < se->len && store_series_at(se, k)->t <= end)
+        if (match && k < se->len && store_series_at(se, k).t <= end)
             (*out)[(*n)++] = se;
     }
     return 0;

@@ -121,10 +121,10 @@ static int select_instant(struct pq_ctx *c, const struct pq_node *n, bool times,
         size_t k = store_series_seek(ss[i], ref + 1);
         if (!k)
             continue;
-        const struct store_sample *smp = store_series_at(ss[i], k - 1);
-        if (smp->t < from || prom_is_stale_nan(smp->v))
+        struct store_sample smp = store_series_at(ss[i], k - 1);
+        if (smp.t < from || prom_is_stale_nan(smp.v))
             continue;
-        double v = times ? (double)smp->t / 1000 : smp->v;
+        double v = times ? (double)smp.t / 1000 : smp.v;
         out->vec.s[out->vec.n++] = (struct pq_sample){ss[i]->labels, ss[i]->nlabels, v};
     }
     /* In the store's order (creation), as Prometheus's postings are: a
@@ -132,28 +132,20 @@ static int select_instant(struct pq_ctx *c, const struct pq_node *n, bool times,
     return pq_count_points(c, out->vec.n);
 }
 
-/* The samples [lo, hi) of a series without stale markers: the ring itself
- * when they lie in one piece without markers (no copy), else a copy.
- * SIZE_MAX when memory runs out. */
+/* The samples [lo, hi) of a series without stale markers, copied out of
+ * the ring (whose cells are narrow) into the query's memory. SIZE_MAX when
+ * memory runs out. */
 static size_t window(struct pq_ctx *c, const struct store_series *se, size_t lo, size_t hi,
                      struct store_sample **out)
 {
-    size_t first = se->head + lo >= se->cap ? se->head + lo - se->cap : se->head + lo;
-    bool contiguous = first + (hi - lo) <= se->cap, stale = false;
-    for (size_t k = lo; k < hi && !stale; k++)
-        stale = prom_is_stale_nan(store_series_at(se, k)->v);
-    if (contiguous && !stale) {
-        *out = &se->ring[first];
-        return hi - lo;
-    }
     struct store_sample *p = pq_alloc(c, (hi - lo) * sizeof(*p));
     if (!p)
         return SIZE_MAX;
     size_t np = 0;
     for (size_t k = lo; k < hi; k++) {
-        const struct store_sample *smp = store_series_at(se, k);
-        if (!prom_is_stale_nan(smp->v))
-            p[np++] = *smp;
+        struct store_sample smp = store_series_at(se, k);
+        if (!prom_is_stale_nan(smp.v))
+            p[np++] = smp;
     }
     *out = p;
     return np;

@@ -16,12 +16,14 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "prom/labels.h"
+#include "prom/strtab.h"
 
 struct store_limits {
     size_t max_series;             /* series held at once */
-    size_t max_samples_per_series; /* ring size; the oldest sample goes first */
+    size_t max_samples_per_series; /* ring size, at most UINT32_MAX; the oldest sample goes first */
     size_t max_bytes;              /* labels, samples and index, all series together */
     int64_t retention_ms;          /* store_gc drops samples older than this */
 };
@@ -31,13 +33,23 @@ struct store_sample {
     double v;
 };
 
+/* A series' samples are kept narrow while they allow it, 4 or 8 bytes
+ * instead of 16: a time as a 32-bit offset from t0; no value at all while
+ * every value is v0 (bit for bit: an idle counter, an empty histogram
+ * bucket), else a float when the float gives back the very same double (the
+ * stale marker included). The first sample that does not fit widens the
+ * ring for good. */
 struct store_series {
     uint64_t hash;             /* of the label set, see store_labels_hash */
-    struct prom_label *labels; /* sorted by name; one allocation with the strings */
-    size_t nlabels;
-    struct store_sample *ring; /* cap cells; len of them in use from head on */
-    size_t cap, head, len;
-    size_t bytes;              /* what this series counts against max_bytes */
+    unsigned char *ring;       /* cap times, then cap values; len of them in use from head on */
+    uint32_t cap, head, len;
+    uint32_t counted;          /* cells counted against max_bytes; len <= counted <= cap */
+    int64_t t0;                /* 4-byte times are milliseconds after this */
+    double v0;                 /* every sample's value while vbytes is 0 */
+    uint32_t nlabels;
+    unsigned char tbytes;      /* a time's bytes in the ring: 4 (uint32_t after t0) or 8 */
+    unsigned char vbytes;      /* a value's: 0 (v0), 4 (float) or 8 (double) */
+    struct prom_label labels[]; /* sorted by name; the strings are the store's shared ones */
 };
 
 struct store {
@@ -49,6 +61,7 @@ struct store {
     size_t nsamples;
     size_t bytes;
     uint64_t rejected;            /* appends refused with -ENOSPC */
+    struct strtab strs;           /* label names and values, shared by the series */
 };
 
 struct store_stats {
@@ -80,11 +93,37 @@ struct store_series *store_find(const struct store *s, const struct prom_label *
 /* Hash of a sorted label set, ignoring empty values. */
 uint64_t store_labels_hash(const struct prom_label *labels, size_t n);
 
+/* The float that stands for the stale marker in a narrow ring: a
+ * signalling NaN, which no conversion from a double yields. */
+#define STORE_STALE_FLOAT_BITS UINT32_C(0x7f800002)
+
 /* Sample i of a series, 0 the oldest. */
-static inline const struct store_sample *store_series_at(const struct store_series *se, size_t i)
+static inline struct store_sample store_series_at(const struct store_series *se, size_t i)
 {
     size_t k = se->head + i;
-    return &se->ring[k >= se->cap ? k - se->cap : k];
+    if (k >= se->cap)
+        k -= se->cap;
+    struct store_sample smp;
+    if (se->tbytes == 8) {
+        memcpy(&smp.t, se->ring + k * 8, 8);
+    } else {
+        uint32_t dt;
+        memcpy(&dt, se->ring + k * 4, 4);
+        smp.t = se->t0 + dt;
+    }
+    const unsigned char *vals = se->ring + se->cap * se->tbytes;
+    if (se->vbytes == 8) {
+        memcpy(&smp.v, vals + k * 8, 8);
+    } else if (se->vbytes == 4) {
+        uint32_t bits;
+        float f;
+        memcpy(&bits, vals + k * 4, 4);
+        memcpy(&f, &bits, 4);
+        smp.v = bits == STORE_STALE_FLOAT_BITS ? prom_stale_nan() : (double)f;
+    } else {
+        smp.v = se->v0;
+    }
+    return smp;
 }
 
 /* The index of the first sample with t >= t_ms (se->len if none). */

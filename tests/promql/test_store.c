@@ -32,7 +32,7 @@ static void appends_find_and_order(void **state)
     struct store_series *se = store_find(&s, a, 2);
     assert_non_null(se);
     assert_int_equal(se->len, 2);
-    assert_true(store_series_at(se, 1)->v == 5);
+    assert_true(store_series_at(se, 1).v == 5);
     /* store: labels must be sorted by name */
     struct prom_label unsorted[] = {L("job", "x"), L("__name__", "up")};
     assert_int_equal(store_append(&s, unsorted, 2, 1000, 1), -EINVAL);
@@ -64,13 +64,16 @@ static void limits_refuse_and_count(void **state)
         assert_int_equal(store_append(&s, a, 1, i, i), 0);
     struct store_series *se = store_find(&s, a, 1);
     assert_int_equal(se->len, 4);
-    assert_int_equal(store_series_at(se, 0)->t, 7);
+    assert_int_equal(store_series_at(se, 0).t, 7);
     struct store_stats st;
     store_stats(&s, &st);
     assert_int_equal(st.rejected, 1);
     assert_int_equal(st.samples, 5);
     assert_true(st.bytes <= l.max_bytes);
     store_release(&s);
+    /* store: a ring's cells are counted in 32 bits */
+    limits(&l, 100, (size_t)UINT32_MAX + 1, 600);
+    assert_int_equal(store_init(&s, &l), -EINVAL);
     /* store: a series past max_bytes is refused */
     limits(&l, 100, 4, 600);
     assert_int_equal(store_init(&s, &l), 0);
@@ -136,7 +139,7 @@ static void seek_finds_the_first_sample_at_or_after(void **state)
     for (size_t i = 0; i < ARRAY_LEN(rows); i++)
         assert_int_equal(store_series_seek(se, rows[i].t), rows[i].want);
     for (size_t i = 0; i < se->len; i++)
-        assert_int_equal(store_series_at(se, i)->t, 40 + (int64_t)i * 10);
+        assert_int_equal(store_series_at(se, i).t, 40 + (int64_t)i * 10);
     store_release(&s);
 }
 
@@ -159,10 +162,67 @@ static void range_over_a_wrapped_ring(void **state)
     store_release(&s);
 }
 
+/* Samples read back exactly as appended, whatever cells hold them. */
+static void narrow_cells_give_back_every_sample(void **state)
+{
+    struct store s;
+    struct store_limits l;
+    limits(&l, 10, 8, 1 << 20);
+    assert_int_equal(store_init(&s, &l), 0);
+    struct prom_label a[] = {L("__name__", "a")};
+    int64_t t0 = 1700000000000;
+    struct store_sample want[] = {
+        {t0, 1},                          /* store: a float-exact value stays narrow */
+        {t0 + 1, prom_stale_nan()},       /* store: the stale marker stays narrow */
+        {t0 + 2, -0.0},                   /* store: negative zero keeps its sign */
+        {t0 + 3, 0.1},                    /* store: a value no float holds widens the values */
+        {t0 + ((int64_t)1 << 33), 2},     /* store: a time 2^32 ms on widens the times */
+        {t0 + ((int64_t)1 << 33) + 1, 3}, /* store: a wide ring still wraps */
+        {t0 + ((int64_t)1 << 33) + 2, 4},
+        {t0 + ((int64_t)1 << 33) + 3, 5},
+        {t0 + ((int64_t)1 << 33) + 4, 6},
+        {t0 + ((int64_t)1 << 33) + 5, 7},
+    };
+    size_t n = sizeof(want) / sizeof(want[0]);
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(store_append(&s, a, 1, want[i].t, want[i].v), 0);
+        struct store_series *se = store_find(&s, a, 1);
+        size_t first = i + 1 > l.max_samples_per_series ? i + 1 - l.max_samples_per_series : 0;
+        assert_int_equal(se->len, i + 1 - first);
+        for (size_t j = first; j <= i; j++) {
+            struct store_sample got = store_series_at(se, j - first);
+            assert_int_equal(got.t, want[j].t);
+            assert_memory_equal(&got.v, &want[j].v, sizeof(double));
+        }
+    }
+    /* store: a value that repeats takes no room in the ring */
+    struct prom_label b[] = {L("__name__", "b")};
+    assert_int_equal(store_append(&s, b, 1, t0, 1), 0);
+    assert_int_equal(store_append(&s, b, 1, t0 + 1, 1), 0);
+    struct store_series *se = store_find(&s, b, 1);
+    assert_int_equal(se->vbytes, 0);
+    assert_true(store_series_at(se, 1).v == 1);
+    /* store: replacing the last sample's value widens too */
+    assert_int_equal(store_append(&s, b, 1, t0 + 1, 1e300), 0);
+    assert_int_equal(se->vbytes, 8);
+    assert_true(store_series_at(se, 0).v == 1);
+    assert_true(store_series_at(se, 1).v == 1e300);
+    /* store: a repeated value no float holds stays exact when a float-exact one follows */
+    struct prom_label c[] = {L("__name__", "c")};
+    assert_int_equal(store_append(&s, c, 1, t0, 1e-7), 0);
+    assert_int_equal(store_append(&s, c, 1, t0 + 1, 1e-7), 0);
+    assert_int_equal(store_append(&s, c, 1, t0 + 2, 2.5), 0);
+    se = store_find(&s, c, 1);
+    assert_true(store_series_at(se, 0).v == 1e-7 && store_series_at(se, 1).v == 1e-7);
+    assert_true(store_series_at(se, 2).v == 2.5);
+    store_release(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(appends_find_and_order),
+        cmocka_unit_test(narrow_cells_give_back_every_sample),
         cmocka_unit_test(limits_refuse_and_count),
         cmocka_unit_test(gc_drops_old_samples_and_empty_series),
         cmocka_unit_test(seek_finds_the_first_sample_at_or_after),
