@@ -237,6 +237,8 @@ static int watch_lines(struct k8s_watch *w)
     size_t start = 0;
     int rc = 0;
     while (rc == 0 && !w->closed) {
+        if (!w->line.data || start >= w->line.len)
+            break; /* nothing buffered (a stream that ended empty) */
         char *nl = memchr(w->line.data + start, '\n', w->line.len - start);
         if (!nl)
             break;

@@ -475,6 +475,15 @@ def main():
     httpd = Server(("127.0.0.1", 0), Handler)
     httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True, do_handshake_on_connect=False)
     print("PORT %d" % httpd.server_address[1], flush=True)
+    # Die with the test: a test that crashes or is killed must not leave this
+    # server holding the test runner's output pipe open.
+    parent = os.getppid()
+
+    def watch_parent():
+        while os.getppid() == parent:
+            time.sleep(0.2)
+        os._exit(0)
+    threading.Thread(target=watch_parent, daemon=True).start()
     httpd.serve_forever()
 
 
