@@ -113,31 +113,6 @@ static void on_replica_ready(struct pool *p, const struct pool_replica_info *r, 
         autoscaler_observe_ready(&c->as, r->ready_at - r->started_at);
 }
 
-static int load(struct config *cfg, const struct opt_list *files)
-{
-    config_init(cfg);
-    for (size_t i = 0; i < files->n; i++)
-        if (config_load_file(cfg, files->items[i]) == -ENOMEM) {
-            fprintf(stderr, "ebb autoscaler: out of memory\n");
-            return -1;
-        }
-    int errors = config_check(cfg, CONFIG_LOCAL);
-    struct buf out = BUF_INIT(16u << 20);
-    if (config_format_issues(cfg, &out) == 0 && out.len)
-        fputs(out.data, stderr);
-    buf_release(&out);
-    if (errors) {
-        fprintf(stderr, "ebb autoscaler: %d error%s in the files; nothing was started\n", errors,
-                errors == 1 ? "" : "s");
-        return -1;
-    }
-    if (cfg->n_sos == 0) {
-        fprintf(stderr, "ebb autoscaler: no ScaledObject in the files; nothing to do\n");
-        return -1;
-    }
-    return 0;
-}
-
 /* Pools for every LocalDeployment, at their spec.replicas, and every
  * ScaledObject bound to its target's pool. */
 static int start_pools(struct as_cmd *c, const char *log_dir)
@@ -269,7 +244,8 @@ int cmd_autoscaler(int argc, char **argv)
         return 1;
     c->loop = uv_default_loop();
     int code = 1;
-    if (load(&c->cfg, &file_list) == 0)
+    config_init(&c->cfg);
+    if (config_load_run(&c->cfg, file_list.items, file_list.n, "ebb autoscaler") == 0)
         code = run(c, &ao, host, port, log_dir);
     config_release(&c->cfg);
     free(c);

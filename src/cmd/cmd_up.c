@@ -60,30 +60,6 @@ static void on_signal(uv_signal_t *s, int signum)
     up_stop(&c->up, on_up_stopped);
 }
 
-static int load(struct config *cfg, const struct opt_list *files)
-{
-    for (size_t i = 0; i < files->n; i++)
-        if (config_load_file(cfg, files->items[i]) == -ENOMEM) {
-            fprintf(stderr, "ebb up: out of memory\n");
-            return -1;
-        }
-    int errors = config_check(cfg, CONFIG_LOCAL);
-    struct buf out = BUF_INIT(16u << 20);
-    if (config_format_issues(cfg, &out) == 0 && out.len)
-        fputs(out.data, stderr);
-    buf_release(&out);
-    if (errors) {
-        fprintf(stderr, "ebb up: %d error%s in the files; nothing was started\n", errors,
-                errors == 1 ? "" : "s");
-        return -1;
-    }
-    if (cfg->n_sos == 0) {
-        fprintf(stderr, "ebb up: no ScaledObject in the files; nothing to do\n");
-        return -1;
-    }
-    return 0;
-}
-
 int cmd_up(int argc, char **argv)
 {
     struct up_config uc;
@@ -145,7 +121,7 @@ int cmd_up(int argc, char **argv)
         return 1;
     config_init(&c->cfg);
     int code = 1;
-    if (load(&c->cfg, &file_list) == 0) {
+    if (config_load_run(&c->cfg, file_list.items, file_list.n, "ebb up") == 0) {
         uv_loop_t *loop = uv_default_loop();
         char err[512];
         uv_signal_init(loop, &c->sigterm);

@@ -95,3 +95,27 @@ int config_check_main(int argc, char **argv)
     config_release(&c);
     return errors == 0 ? 0 : 1;
 }
+
+int config_load_run(struct config *c, const char *const *files, size_t n, const char *prog)
+{
+    for (size_t i = 0; i < n; i++)
+        if (config_load_file(c, files[i]) == -ENOMEM) {
+            fprintf(stderr, "%s: out of memory\n", prog);
+            return -ENOMEM;
+        }
+    int errors = config_check(c, CONFIG_LOCAL);
+    struct buf out = BUF_INIT(CHECK_OUTPUT_MAX);
+    if (config_format_issues(c, &out) == 0 && out.len)
+        fputs(out.data, stderr);
+    buf_release(&out);
+    if (errors) {
+        fprintf(stderr, "%s: %d error%s in the files; nothing was started\n", prog, errors,
+                errors == 1 ? "" : "s");
+        return -EINVAL;
+    }
+    if (c->n_sos == 0) {
+        fprintf(stderr, "%s: no ScaledObject in the files; nothing to do\n", prog);
+        return -EINVAL;
+    }
+    return 0;
+}

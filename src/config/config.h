@@ -266,4 +266,10 @@ int cfg_expand(const char *tmpl, const struct cfg_replica_vars *v, struct buf *o
  * Returns 0 when valid, 1 when not, 2 on a usage error. */
 int config_check_main(int argc, char **argv);
 
+/* What `ebb autoscaler` and `ebb up` do before they start anything: load
+ * every file into c (initialized), check it with CONFIG_LOCAL, print the
+ * issues on stderr, and refuse a configuration with errors or without a
+ * ScaledObject ("prog: ...; nothing was started"). 0 or a negative errno. */
+int config_load_run(struct config *c, const char *const *files, size_t n, const char *prog);
+
 #endif
