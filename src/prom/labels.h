@@ -4,6 +4,7 @@
 #ifndef EBB_PROM_LABELS_H
 #define EBB_PROM_LABELS_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -29,6 +30,21 @@ static inline int prom_is_stale_nan(double v)
     uint64_t bits;
     memcpy(&bits, &v, sizeof(bits));
     return bits == PROM_STALE_NAN_BITS;
+}
+
+/* Sorts l[0..n) by name, stably (insertion sort: label sets are small and
+ * usually sorted already). */
+static inline void prom_labels_sort(struct prom_label *l, size_t n)
+{
+    for (size_t i = 1; i < n; i++) {
+        struct prom_label x = l[i];
+        size_t j = i;
+        while (j > 0 && strcmp(l[j - 1].name, x.name) > 0) {
+            l[j] = l[j - 1];
+            j--;
+        }
+        l[j] = x;
+    }
 }
 
 #endif

@@ -99,19 +99,6 @@ static const char *label_get(const struct prom_label *l, size_t n, const char *n
     return NULL;
 }
 
-static void sort_labels(struct prom_label *l, size_t n)
-{
-    for (size_t i = 1; i < n; i++) {
-        struct prom_label x = l[i];
-        size_t j = i;
-        while (j > 0 && strcmp(l[j - 1].name, x.name) > 0) {
-            l[j] = l[j - 1];
-            j--;
-        }
-        l[j] = x;
-    }
-}
-
 int scrape_labels_apply(const struct prom_label *scraped, size_t n, const struct prom_label *target,
                         size_t nt, struct prom_label *out, size_t cap, char *names,
                         size_t names_cap)
@@ -171,7 +158,7 @@ int scrape_labels_apply(const struct prom_label *scraped, size_t n, const struct
             return -E2BIG;
         out[k++] = *l;
     }
-    sort_labels(out, k);
+    prom_labels_sort(out, k);
     return (int)k;
 }
 
@@ -589,7 +576,7 @@ static int target_labels_copy(struct scrape_target *t, const struct scrape_targe
         p += ln + lv;
     }
     t->nlabels = n;
-    sort_labels(t->labels, n);
+    prom_labels_sort(t->labels, n);
     return 0;
 }
 

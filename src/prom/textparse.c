@@ -516,19 +516,6 @@ static int parse_timestamp(struct textparse *p, const struct entry *e, size_t st
     return 0;
 }
 
-static void sort_labels(struct prom_label *l, size_t n)
-{
-    for (size_t i = 1; i < n; i++) {
-        struct prom_label x = l[i];
-        size_t j = i;
-        while (j > 0 && strcmp(l[j - 1].name, x.name) > 0) {
-            l[j] = l[j - 1];
-            j--;
-        }
-        l[j] = x;
-    }
-}
-
 static enum textparse_type sample_type(const struct textparse *p, const char *name)
 {
     size_t fl = strlen(p->family);
@@ -600,7 +587,7 @@ static int read_sample(struct textparse *p, const struct entry *e, size_t pos, s
     }
     if (check_line(p, e, pos))
         return p->err;
-    sort_labels(p->labels, n);
+    prom_labels_sort(p->labels, n);
     for (size_t i = 1; i < n; i++)
         if (!strcmp(p->labels[i - 1].name, p->labels[i].name))
             return fail(p, -EINVAL, e->line, "label name \"%s\" is not unique", p->labels[i].name);
