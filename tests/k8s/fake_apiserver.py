@@ -14,28 +14,40 @@ uses, as kube-apiserver speaks them:
   creationTimestamp); lists (PodList) with metadata.resourceVersion and items;
   errors as Status objects ({"kind":"Status","apiVersion":"v1","status":
   "Failure","message":...,"reason":"Expired","code":410});
-- pods: GET list with labelSelector (k=v, k!=v, k), and watch (watch=1,
-  resourceVersion, allowWatchBookmarks, timeoutSeconds) as a chunked stream
-  of JSON lines {"type":"ADDED|MODIFIED|DELETED|BOOKMARK|ERROR","object":...};
-  a resourceVersion older than the compacted history gets 410 Gone (HTTP 410
-  for a list, an ERROR event for a watch, as the real server);
-- deployments/NAME/scale: GET, and PATCH with application/merge-patch+json
-  (other content types: 415); the bodies are recorded;
-- any other object path (e.g. keda.sh scaledobjects and their /status): GET,
-  and PUT with optimistic concurrency (a stale metadata.resourceVersion: 409
-  Conflict, as the real server).
+- every resource alike, under /api/v1 and /apis/GROUP/VERSION, namespaced
+  (/namespaces/NS/RES) or across namespaces (/RES, lists and watches only):
+  pods, deployments, keda.sh scaledobjects, coordination.k8s.io leases,
+  events, anything else;
+- a collection: GET list with labelSelector (k=v, k!=v, k), and watch
+  (watch=1, resourceVersion, allowWatchBookmarks, timeoutSeconds) as a
+  chunked stream of JSON lines {"type":"ADDED|MODIFIED|DELETED|BOOKMARK|
+  ERROR","object":...}; a resourceVersion older than the compacted history
+  gets 410 Gone (HTTP 410 for a list, an ERROR event for a watch, as the real
+  server); POST creates (201; 409 AlreadyExists; generateName);
+- an object: GET; PUT with optimistic concurrency (a stale
+  metadata.resourceVersion: 409 Conflict, as the real server); PATCH with
+  application/merge-patch+json (or strategic-merge-patch+json, applied as a
+  merge patch; other content types: 415); DELETE; its /status subresource
+  (PUT and PATCH there write the status only, and writes of the object keep
+  its status, for kinds with a status subresource);
+- deployments|statefulsets/NAME/scale: GET, and PATCH with
+  application/merge-patch+json (other content types: 415), as autoscaling/v1
+  Scale objects; the write is a MODIFIED event of the deployment;
+- every POST, PUT, PATCH and DELETE is recorded (method, path, content type,
+  body).
 
 What it does not do: field selectors, protobuf, server-side apply, watch
 caches per resource (one resourceVersion counter for everything, as etcd
 has), admission, RBAC (one token is all-powerful), client certificates.
 
 The test drives it with POST /_control (no auth), a JSON body {"op":...}:
-add_pod, modify_pod, delete_pod, add_deployment, put_object, bump (someone
+add_pod, modify_pod, delete_pod, add_deployment, put_object (create or
+replace, watches told), delete_object, get_object, list_objects, bump (someone
 else writes an object: the next stale PUT conflicts), expire (compact the
 history; watches get ERROR 410 and end; optional "delete": pods deleted in
-the gap), cut (watch connections closed mid-stream, no final chunk),
+the gap; object paths may be named too), cut (watch connections closed mid-stream, no final chunk),
 bookmark, inject (a raw line on the watches), script (the next request whose
-path starts with "prefix" gets "status" and "body" as given, or with "cut"
+path starts with "prefix", and whose method is "method" if given, gets "status" and "body" as given, or with "cut"
 a closed connection), set_token, records (the PATCH/PUT bodies received),
 stats, reset (everything back to the start, between tests).
 
@@ -61,15 +73,21 @@ state = {
     "rv": 100,
     "compacted": 0,  # resourceVersions below this are gone (410)
     "token": "",
-    "pods": {},  # name -> pod
-    "deployments": {},  # name -> deployment
-    "objects": {},  # path -> object
-    "history": [],  # (rv, line, kind): watch lines of pods, in order
+    "objects": {},  # object path (no subresource) -> object, with kind and apiVersion
+    "history": [],  # (rv, line, obj, collection): watch lines, in order
     "expire_gen": 0,
     "cut_gen": 0,
     "script": [],
     "records": [],
+    "bumps": {},
     "stats": {"lists": 0, "watches": 0, "unauthorized": 0, "requests": 0},
+}
+
+# resource -> (kind, has a status subresource)
+KINDS = {
+    "pods": ("Pod", True), "deployments": ("Deployment", True),
+    "statefulsets": ("StatefulSet", True), "scaledobjects": ("ScaledObject", True),
+    "leases": ("Lease", False), "events": ("Event", False),
 }
 
 
@@ -90,11 +108,116 @@ def status(code, reason, message, details=None):
     return s
 
 
-def make_pod(name, labels, ready=True, ip=None):
-    n = len(state["pods"]) + 1
+class Ref:
+    """A request path taken apart: /api/v1[/namespaces/NS]/RES[/NAME[/SUB]] or
+    /apis/GROUP/VERSION[/namespaces/NS]/RES[/NAME[/SUB]]."""
+
+    def __init__(self, path):
+        segs = [x for x in path.split("/") if x]
+        self.ok = False
+        if len(segs) >= 3 and segs[0] == "api":
+            self.group, self.gv, rest = "", segs[1], segs[2:]
+        elif len(segs) >= 4 and segs[0] == "apis":
+            self.group, self.gv, rest = segs[1], segs[1] + "/" + segs[2], segs[3:]
+        else:
+            return
+        self.ns = None
+        if len(rest) >= 3 and rest[0] == "namespaces":
+            self.ns, rest = rest[1], rest[2:]
+        if not rest or len(rest) > 3:
+            return
+        self.res = rest[0]
+        self.name = rest[1] if len(rest) > 1 else None
+        self.sub = rest[2] if len(rest) > 2 else None
+        self.ok = True
+
+    def prefix(self):
+        return ("/api/" if not self.group else "/apis/") + self.gv
+
+    def key(self, name=None, ns=None):
+        """The object path: where the object is stored."""
+        return "%s/namespaces/%s/%s/%s" % (self.prefix(), ns or self.ns or NS, self.res,
+                                           name or self.name)
+
+    def collection(self):
+        return (self.gv, self.res, self.ns)
+
+    def qualified(self):
+        return self.res + ("." + self.group if self.group else "")
+
+
+def object_key(path):
+    r = Ref(path)
+    return r.key() if r.ok and r.name else path
+
+
+def in_collection(coll, obj_coll):
+    gv, res, ns = coll
+    return gv == obj_coll[0] and res == obj_coll[1] and (ns is None or ns == obj_coll[2])
+
+
+def record_event(kind, obj, key):
+    """Appends a watch event for obj (whose resourceVersion is set), stored at key."""
+    r = Ref(key)
+    line = json.dumps({"type": kind, "object": obj}, separators=(",", ":"))
+    state["history"].append((int(obj["metadata"]["resourceVersion"]), line, obj,
+                             (r.gv, r.res, r.ns)))
+    lock.notify_all()
+
+
+def store(key, obj, kind="MODIFIED"):
+    """Writes obj at key with a new resourceVersion and tells the watches."""
+    obj = json.loads(json.dumps(obj))
+    obj["metadata"]["resourceVersion"] = next_rv()
+    state["objects"][key] = obj
+    record_event(kind, obj, key)
+    return obj
+
+
+def create(ref, obj):
+    md = obj.setdefault("metadata", {})
+    if not md.get("name") and md.get("generateName"):
+        md["name"] = md["generateName"] + uuid.uuid4().hex[:5]
+    md["namespace"] = ref.ns or md.get("namespace") or NS
+    md.setdefault("uid", str(uuid.uuid4()))
+    md.setdefault("creationTimestamp", now_rfc3339())
+    if "kind" not in obj:
+        obj["kind"] = KINDS.get(ref.res, (ref.res.capitalize(), False))[0]
+    obj.setdefault("apiVersion", ref.gv)
+    return store(ref.key(md["name"], md["namespace"]), obj, "ADDED")
+
+
+def delete(key):
+    obj = state["objects"].pop(key)
+    obj = json.loads(json.dumps(obj))
+    obj["metadata"]["resourceVersion"] = next_rv()
+    record_event("DELETED", obj, key)
+    return obj
+
+
+def merge_patch(target, patch):
+    """RFC 7386."""
+    if not isinstance(patch, dict):
+        return patch
+    if not isinstance(target, dict):
+        target = {}
+    for k, v in patch.items():
+        if v is None:
+            target.pop(k, None)
+        else:
+            target[k] = merge_patch(target.get(k), v)
+    return target
+
+
+def pod_key(name, ns=None):
+    return "/api/v1/namespaces/%s/pods/%s" % (ns or NS, name)
+
+
+def make_pod(name, labels, ready=True, ip=None, ns=None):
+    n = sum(1 for k in state["objects"] if "/pods/" in k) + 1
     return {
         "kind": "Pod", "apiVersion": "v1",
-        "metadata": {"name": name, "namespace": NS, "uid": str(uuid.uuid4()),
+        "metadata": {"name": name, "namespace": ns or NS, "uid": str(uuid.uuid4()),
                      "resourceVersion": "", "labels": labels or {},
                      "creationTimestamp": now_rfc3339()},
         "spec": {"containers": [{"name": "vllm", "image": "vllm/vllm-openai:latest"}]},
@@ -102,13 +225,6 @@ def make_pod(name, labels, ready=True, ip=None):
                    "conditions": [{"type": "Ready", "status": "True" if ready else "False"}],
                    "containerStatuses": [{"name": "vllm", "ready": ready}]},
     }
-
-
-def record_event(kind, pod):
-    """Appends a watch event for pod (whose resourceVersion is set)."""
-    line = json.dumps({"type": kind, "object": pod}, separators=(",", ":"))
-    state["history"].append((int(pod["metadata"]["resourceVersion"]), line, pod))
-    lock.notify_all()
 
 
 def selector_match(sel, labels):
@@ -133,38 +249,31 @@ def control(req):
     op = req.get("op")
     st = state
     if op == "add_pod":
-        pod = make_pod(req["name"], req.get("labels"), req.get("ready", True), req.get("ip"))
-        pod["metadata"]["resourceVersion"] = next_rv()
-        st["pods"][req["name"]] = pod
-        record_event("ADDED", pod)
+        pod = make_pod(req["name"], req.get("labels"), req.get("ready", True), req.get("ip"),
+                       req.get("namespace"))
+        pod = store(pod_key(req["name"], req.get("namespace")), pod, "ADDED")
         return {"rv": pod["metadata"]["resourceVersion"]}
     if op == "modify_pod":
-        pod = json.loads(json.dumps(st["pods"][req["name"]]))
+        key = pod_key(req["name"], req.get("namespace"))
+        pod = json.loads(json.dumps(st["objects"][key]))
         if "labels" in req:
             pod["metadata"]["labels"] = req["labels"]
         if "ready" in req:
             pod["status"]["containerStatuses"][0]["ready"] = req["ready"]
         if req.get("terminating"):
             pod["metadata"]["deletionTimestamp"] = now_rfc3339()
-        pod["metadata"]["resourceVersion"] = next_rv()
-        st["pods"][req["name"]] = pod
-        record_event("MODIFIED", pod)
+        pod = store(key, pod)
         return {"rv": pod["metadata"]["resourceVersion"]}
     if op == "delete_pod":
-        pod = st["pods"].pop(req["name"])
-        pod = json.loads(json.dumps(pod))
-        pod["metadata"]["resourceVersion"] = next_rv()
-        record_event("DELETED", pod)
+        pod = delete(pod_key(req["name"], req.get("namespace")))
         return {"rv": pod["metadata"]["resourceVersion"]}
     if op == "expire":
-        # Watches end with ERROR 410 first; then the pods named are deleted
-        # in the gap and the history is compacted past them.
+        # Watches end with ERROR 410 first; then the pods (or object paths)
+        # named are deleted in the gap and the history is compacted past them.
         st["expire_gen"] += 1
         lock.notify_all()
         for name in req.get("delete", []):
-            pod = st["pods"].pop(name)
-            pod["metadata"]["resourceVersion"] = next_rv()
-            record_event("DELETED", pod)
+            delete(name if name.startswith("/") else pod_key(name))
         st["compacted"] = st["rv"] + 1
         st["history"] = []
         return {}
@@ -176,11 +285,11 @@ def control(req):
         rv = next_rv()
         line = json.dumps({"type": "BOOKMARK", "object": {"kind": "Pod", "apiVersion": "v1",
                                                           "metadata": {"resourceVersion": rv}}})
-        st["history"].append((int(rv), line, None))
+        st["history"].append((int(rv), line, None, None))
         lock.notify_all()
         return {"rv": rv}
     if op == "inject":
-        st["history"].append((st["rv"], req["line"], "raw"))
+        st["history"].append((st["rv"], req["line"], "raw", None))
         lock.notify_all()
         return {}
     if op == "script":
@@ -190,35 +299,56 @@ def control(req):
         st["token"] = req["token"]
         return {}
     if op == "add_deployment":
+        ns = req.get("namespace") or NS
         d = {"kind": "Deployment", "apiVersion": "apps/v1",
-             "metadata": {"name": req["name"], "namespace": NS, "uid": str(uuid.uuid4()),
-                          "resourceVersion": next_rv(), "creationTimestamp": now_rfc3339()},
+             "metadata": {"name": req["name"], "namespace": ns, "uid": str(uuid.uuid4()),
+                          "creationTimestamp": now_rfc3339()},
              "spec": {"replicas": req.get("replicas", 1),
                       "selector": {"matchLabels": {"app": req["name"]}}},
              "status": {"replicas": req.get("replicas", 1)}}
-        st["deployments"][req["name"]] = d
+        store("/apis/apps/v1/namespaces/%s/deployments/%s" % (ns, req["name"]), d, "ADDED")
         return {}
     if op == "put_object":
+        # Creates or replaces the object at path (a /status suffix is the
+        # object's); watches see ADDED or MODIFIED.
+        key = object_key(req["path"])
         obj = req["obj"]
-        obj.setdefault("metadata", {})["resourceVersion"] = next_rv()
-        st["objects"][req["path"]] = obj
+        obj.setdefault("metadata", {})
+        r = Ref(key)
+        if r.ok:
+            obj["metadata"].setdefault("name", r.name)
+            obj["metadata"].setdefault("namespace", r.ns)
+        obj["metadata"].setdefault("uid", str(uuid.uuid4()))
+        obj["metadata"].setdefault("creationTimestamp", now_rfc3339())
+        obj = store(key, obj, "MODIFIED" if key in st["objects"] else "ADDED")
         return {"rv": obj["metadata"]["resourceVersion"]}
+    if op == "delete_object":
+        obj = delete(object_key(req["path"]))
+        return {"rv": obj["metadata"]["resourceVersion"]}
+    if op == "get_object":
+        return {"obj": st["objects"].get(object_key(req["path"]))}
+    if op == "list_objects":
+        # Every stored object whose path starts with prefix, by path.
+        return {"objects": {k: v for k, v in st["objects"].items()
+                            if k.startswith(req.get("prefix", "/"))}}
     if op == "bump":
         # Someone else writes the object (req["times"] times, on the next
         # reads' heels): a PUT carrying the version read before fails with 409.
-        st.setdefault("bumps", {})[req["path"]] = req.get("times", 1)
+        st["bumps"][object_key(req["path"])] = req.get("times", 1)
         return {}
     if op == "records":
         return {"records": st["records"]}
     if op == "reset":
-        st.update(pods={}, deployments={}, objects={}, history=[], script=[], records=[],
-                  bumps={}, token=st["first_token"], compacted=0,
+        st.update(objects={}, history=[], script=[], records=[], bumps={},
+                  token=st["first_token"], compacted=0,
                   stats={"lists": 0, "watches": 0, "unauthorized": 0, "requests": 0})
         st["cut_gen"] += 1  # watches of the test before end
         lock.notify_all()
         return {}
     if op == "stats":
-        return dict(st["stats"], rv=st["rv"], pods=sorted(st["pods"]))
+        pods = sorted(k.rsplit("/", 1)[1] for k in st["objects"]
+                      if k.startswith("/api/v1/namespaces/%s/pods/" % NS))
+        return dict(st["stats"], rv=st["rv"], pods=pods)
     return {"error": "unknown op %r" % op}
 
 
@@ -253,7 +383,7 @@ class Handler(BaseHTTPRequestHandler):
     def scripted(self, path):
         with lock:
             for i, s in enumerate(state["script"]):
-                if path.startswith(s["prefix"]):
+                if path.startswith(s["prefix"]) and s.get("method", self.command) == self.command:
                     del state["script"][i]
                     break
             else:
@@ -277,15 +407,36 @@ class Handler(BaseHTTPRequestHandler):
             state["stats"]["requests"] += 1
         if not self.authorized() or self.scripted(u.path):
             return
-        parts = u.path.strip("/").split("/")
-        if u.path == "/api/v1/namespaces/%s/pods" % NS and method == "GET":
-            return self.watch(q) if q.get("watch") in ("1", "true") else self.list_pods(q)
-        if (len(parts) == 8 and parts[:3] == ["apis", "apps", "v1"] and parts[5] == "deployments"
-                and parts[7] == "scale"):
-            return self.scale(method, parts[6], body)
-        return self.generic(method, u.path, body)
+        ref = Ref(u.path)
+        if not ref.ok:
+            return self.send_json(404, status(404, "NotFound", "the server could not find the "
+                                              "requested resource"))
+        if method in ("PATCH", "PUT", "POST", "DELETE"):
+            with lock:
+                state["records"].append({"method": method, "path": self.path,
+                                         "content_type": self.headers.get("Content-Type", ""),
+                                         "body": body.decode(errors="replace")})
+        if ref.name is None:
+            if method == "GET":
+                return self.watch(ref, q) if q.get("watch") in ("1", "true") else \
+                    self.list(ref, q)
+            if method == "POST":
+                return self.create(ref, body)
+            return self.send_json(405, status(405, "MethodNotAllowed", "method not allowed"))
+        if ref.sub == "scale" and ref.res in ("deployments", "statefulsets"):
+            return self.scale(method, ref, body)
+        if ref.sub not in (None, "status"):
+            return self.send_json(404, status(404, "NotFound", "the server could not find the "
+                                              "requested resource"))
+        return self.object(method, ref, body)
 
-    def list_pods(self, q):
+    def not_found(self, ref):
+        return self.send_json(404, status(404, "NotFound", '%s "%s" not found'
+                                          % (ref.qualified(), ref.name),
+                                          {"name": ref.name, "group": ref.group,
+                                           "kind": ref.res}))
+
+    def list(self, ref, q):
         with lock:
             state["stats"]["lists"] += 1
             rv = q.get("resourceVersion")
@@ -293,13 +444,17 @@ class Handler(BaseHTTPRequestHandler):
                 return self.send_json(410, status(410, "Expired", "too old resource version: "
                                                   "%s (%d)" % (rv, state["compacted"])))
             items = []
-            for p in state["pods"].values():
-                if selector_match(q.get("labelSelector"), p["metadata"]["labels"]):
-                    p = dict(p)
-                    p.pop("kind")
-                    p.pop("apiVersion")
-                    items.append(p)
-            out = {"kind": "PodList", "apiVersion": "v1",
+            for key, o in state["objects"].items():
+                r = Ref(key)
+                if (in_collection(ref.collection(), (r.gv, r.res, r.ns))
+                        and selector_match(q.get("labelSelector"),
+                                           o["metadata"].get("labels") or {})):
+                    o = dict(o)
+                    o.pop("kind", None)
+                    o.pop("apiVersion", None)
+                    items.append(o)
+            out = {"kind": KINDS.get(ref.res, (ref.res.capitalize(), False))[0] + "List",
+                   "apiVersion": ref.gv,
                    "metadata": {"resourceVersion": str(state["rv"])}, "items": items}
         self.send_json(200, out)
 
@@ -307,8 +462,9 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
         self.wfile.flush()
 
-    def watch(self, q):
+    def watch(self, ref, q):
         sel = q.get("labelSelector")
+        coll = ref.collection()
         deadline = time.time() + min(int(q.get("timeoutSeconds", "1800")), 1800)
         with lock:
             state["stats"]["watches"] += 1
@@ -338,9 +494,11 @@ class Handler(BaseHTTPRequestHandler):
                     break
                 if cursor >= len(state["history"]):
                     break  # the timeout: a clean end
-                _, line, obj = state["history"][cursor]
+                _, line, obj, where = state["history"][cursor]
                 cursor += 1
-            if obj is None or obj == "raw" or selector_match(sel, obj["metadata"]["labels"]):
+            if obj is None or obj == "raw" or (
+                    in_collection(coll, where)
+                    and selector_match(sel, obj["metadata"].get("labels") or {})):
                 self.chunk(line.encode() + b"\n")
         if expire_gen != state["expire_gen"]:
             self.send_expired(start)
@@ -355,17 +513,109 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
 
-    def scale(self, method, name, body):
+    def parse_body(self, body):
+        try:
+            obj = json.loads(body)
+            assert isinstance(obj, dict)
+            return obj
+        except Exception:
+            self.send_json(400, status(400, "BadRequest", "the body is not a JSON object"))
+            return None
+
+    def conflict(self, ref):
+        return self.send_json(409, status(
+            409, "Conflict", 'Operation cannot be fulfilled on %s "%s": the object has been '
+            "modified; please apply your changes to the latest version and try again"
+            % (ref.qualified(), ref.name), {"name": ref.name, "group": ref.group,
+                                            "kind": ref.res}))
+
+    def create(self, ref, body):
+        obj = self.parse_body(body)
+        if obj is None:
+            return
         with lock:
-            d = state["deployments"].get(name)
+            md = obj.get("metadata") or {}
+            name = md.get("name")
+            if name and ref.key(name, ref.ns or md.get("namespace")) in state["objects"]:
+                return self.send_json(409, status(
+                    409, "AlreadyExists", '%s "%s" already exists' % (ref.qualified(), name),
+                    {"name": name, "group": ref.group, "kind": ref.res}))
+            if not name and not md.get("generateName"):
+                return self.send_json(422, status(422, "Invalid", "metadata.name: Required "
+                                                  "value: name or generateName is required"))
+            if KINDS.get(ref.res, ("", False))[1]:
+                obj.pop("status", None)  # a kind with a status subresource starts without one
+            out = create(ref, obj)
+        self.send_json(201, out)
+
+    def object(self, method, ref, body):
+        """GET, PUT, PATCH and DELETE of one object or its /status."""
+        key = ref.key()
+        with lock:
+            obj = state["objects"].get(key)
+            if obj is None:
+                return self.not_found(ref)
+            if method == "GET":
+                out = json.loads(json.dumps(obj))
+                if state["bumps"].get(key):
+                    # A concurrent writer moves the object on after this read.
+                    state["bumps"][key] -= 1
+                    obj["metadata"]["resourceVersion"] = next_rv()
+                return self.send_json(200, out)
+            if method == "DELETE":
+                return self.send_json(200, delete(key))
+            has_status = KINDS.get(ref.res, ("", False))[1]
+            if method == "PUT":
+                new = self.parse_body(body)
+                if new is None:
+                    return
+                if (new.get("metadata") or {}).get("resourceVersion") != \
+                        obj["metadata"]["resourceVersion"]:
+                    return self.conflict(ref)
+                if ref.sub == "status":
+                    # The status subresource writes the status and nothing else.
+                    new = dict(json.loads(json.dumps(obj)), status=new.get("status"))
+                elif has_status:
+                    new["status"] = obj.get("status")
+            elif method == "PATCH":
+                ctype = self.headers.get("Content-Type", "")
+                if ctype not in ("application/merge-patch+json",
+                                 "application/strategic-merge-patch+json"):
+                    return self.send_json(415, status(
+                        415, "UnsupportedMediaType", "the body of the request was in an unknown "
+                        "format - accepted media types include: application/json-patch+json, "
+                        "application/merge-patch+json, application/apply-patch+yaml"))
+                patch = self.parse_body(body)
+                if patch is None:
+                    return
+                want = (patch.get("metadata") or {}).get("resourceVersion")
+                if want and want != obj["metadata"]["resourceVersion"]:
+                    return self.conflict(ref)
+                new = merge_patch(json.loads(json.dumps(obj)), patch)
+                if ref.sub == "status":
+                    new = dict(json.loads(json.dumps(obj)), status=new.get("status"))
+                elif has_status:
+                    new["status"] = obj.get("status")
+            else:
+                return self.send_json(405, status(405, "MethodNotAllowed", "method not allowed"))
+            for k in ("name", "namespace", "uid", "creationTimestamp"):
+                new.setdefault("metadata", {})[k] = obj["metadata"].get(k)
+            new.setdefault("kind", obj.get("kind"))
+            new.setdefault("apiVersion", obj.get("apiVersion"))
+            out = store(key, new)
+        self.send_json(200, out)
+
+    def scale(self, method, ref, body):
+        key = ref.key()
+        with lock:
+            d = state["objects"].get(key)
             if not d:
-                return self.send_json(404, status(404, "NotFound", 'deployments.apps "%s" not found'
-                                                  % name, {"name": name, "group": "apps",
-                                                           "kind": "deployments"}))
+                return self.send_json(404, status(404, "NotFound", '%s "%s" not found'
+                                                  % (ref.qualified(), ref.name),
+                                                  {"name": ref.name, "group": ref.group,
+                                                   "kind": ref.res}))
             if method == "PATCH":
                 ctype = self.headers.get("Content-Type", "")
-                state["records"].append({"method": method, "path": self.path,
-                                         "content_type": ctype, "body": body.decode()})
                 if ctype != "application/merge-patch+json":
                     return self.send_json(415, status(415, "UnsupportedMediaType",
                                                       "the body of the request was in an unknown "
@@ -377,52 +627,23 @@ class Handler(BaseHTTPRequestHandler):
                     assert isinstance(replicas, int) and replicas >= 0
                 except Exception:
                     return self.send_json(422, status(422, "Invalid", "invalid scale patch"))
+                d = json.loads(json.dumps(d))
                 d["spec"]["replicas"] = replicas
-                d["status"]["replicas"] = replicas
-                d["metadata"]["resourceVersion"] = next_rv()
+                d.setdefault("status", {})["replicas"] = replicas
+                d = store(key, d)
             elif method != "GET":
                 return self.send_json(405, status(405, "MethodNotAllowed", "method not allowed"))
             md = d["metadata"]
+            sel = ",".join("%s=%s" % kv for kv in sorted(
+                d["spec"].get("selector", {}).get("matchLabels", {}).items()))
             out = {"kind": "Scale", "apiVersion": "autoscaling/v1",
-                   "metadata": {"name": md["name"], "namespace": NS, "uid": md["uid"],
-                                "resourceVersion": md["resourceVersion"],
+                   "metadata": {"name": md["name"], "namespace": md["namespace"],
+                                "uid": md["uid"], "resourceVersion": md["resourceVersion"],
                                 "creationTimestamp": md["creationTimestamp"]},
                    "spec": {"replicas": d["spec"]["replicas"]},
-                   "status": {"replicas": d["status"]["replicas"], "selector": "app=" + name}}
+                   "status": {"replicas": d.get("status", {}).get("replicas", 0),
+                              "selector": sel}}
         self.send_json(200, out)
-
-    def generic(self, method, path, body):
-        with lock:
-            obj = state["objects"].get(path)
-            segs = path.rstrip("/").split("/")
-            name = segs[-2] if segs[-1] in ("status", "scale") else segs[-1]
-            if obj is None:
-                return self.send_json(404, status(404, "NotFound", '"%s" not found' % name))
-            if method == "GET":
-                out = json.loads(json.dumps(obj))
-                if state.get("bumps", {}).get(path):
-                    # A concurrent writer moves the object on after this read.
-                    state["bumps"][path] -= 1
-                    obj["metadata"]["resourceVersion"] = next_rv()
-                return self.send_json(200, out)
-            if method != "PUT":
-                return self.send_json(405, status(405, "MethodNotAllowed", "method not allowed"))
-            state["records"].append({"method": method, "path": path, "body": body.decode(),
-                                     "content_type": self.headers.get("Content-Type", "")})
-            try:
-                new = json.loads(body)
-                rv = new["metadata"]["resourceVersion"]
-            except Exception:
-                return self.send_json(400, status(400, "BadRequest", "invalid object"))
-            if rv != obj["metadata"]["resourceVersion"]:
-                return self.send_json(409, status(
-                    409, "Conflict", 'Operation cannot be fulfilled on scaledobjects.keda.sh "%s": '
-                    "the object has been modified; please apply your changes to the latest "
-                    "version and try again" % name, {"name": name, "group": "keda.sh",
-                                                     "kind": "scaledobjects"}))
-            new["metadata"]["resourceVersion"] = next_rv()
-            state["objects"][path] = new
-        self.send_json(200, new)
 
     def do_GET(self):
         self.handle_one("GET")
@@ -435,6 +656,9 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_POST(self):
         self.handle_one("POST")
+
+    def do_DELETE(self):
+        self.handle_one("DELETE")
 
 
 class Server(ThreadingHTTPServer):
