@@ -3,9 +3,12 @@
  * A scrape reads the body twice: first to check all of it (Prometheus
  * appends nothing of a body that fails to parse: it rolls back), then to
  * hand the samples to the sink. Each target remembers the series of its
- * last scrape in a small hash table (labels taken once per new series, their
- * strings shared by all targets),
- * which is what its staleness markers are written for. */
+ * last scrape in a small hash table, which is what its staleness markers are
+ * written for: a series by its labels as scraped, without the target's (the
+ * same for all its series, added again for a marker) and without those with
+ * an empty value (which the target's labels drop), so with the target's
+ * labels applied one entry is one stored series. The strings are shared by
+ * all targets. */
 #include "prom/scrape.h"
 
 #include <errno.h>
@@ -22,15 +25,16 @@
 
 #define EXPORTED "exported_"
 
-/* A series remembered for staleness: its labels as stored, and the scrape
- * it was last seen in. One allocation: the struct and the pairs; the strings
- * are the scraper's shared ones (struct scraper's strs). */
+/* A series remembered for staleness: its labels as scraped (see above),
+ * and the scrape it was last seen in. One allocation: the struct and the
+ * pairs; the strings are the scraper's shared ones (struct scraper's strs).
+ * Kept small: 100 replicas of vLLM's metrics are 37,000 of these. */
 struct series {
     struct series *next; /* hash chain */
     uint64_t hash;
-    uint64_t seen;
+    uint32_t seen;  /* the low bits of the scrape's number: only "this one or not" matters */
+    uint16_t n;
     bool stale_ok; /* false for a sample with its own timestamp: no marker then */
-    size_t n;
     struct prom_label labels[];
 };
 
@@ -199,8 +203,10 @@ static struct series *series_new(struct scraper *s, const struct prom_label *l, 
                                  uint64_t hash)
 {
     struct series *e = malloc(sizeof(struct series) + n * sizeof(struct prom_label));
-    if (!e)
+    if (!e || n > UINT16_MAX) {
+        free(e);
         return NULL;
+    }
     e->next = NULL;
     e->hash = hash;
     e->n = 0;
@@ -246,7 +252,7 @@ static int series_seen(struct scrape_target *t, const struct prom_label *l, size
     if (t->nbuckets) {
         for (struct series *e = t->buckets[h & (t->nbuckets - 1)]; e; e = e->next) {
             if (e->hash == h && labels_equal(e->labels, e->n, l, n)) {
-                e->seen = t->iter;
+                e->seen = (uint32_t)t->iter;
                 e->stale_ok = stale_ok;
                 return 0;
             }
@@ -257,7 +263,7 @@ static int series_seen(struct scrape_target *t, const struct prom_label *l, size
     struct series *e = series_new(t->s, l, n, h);
     if (!e)
         return -ENOMEM;
-    e->seen = t->iter;
+    e->seen = (uint32_t)t->iter;
     e->stale_ok = stale_ok;
     e->next = t->buckets[h & (t->nbuckets - 1)];
     t->buckets[h & (t->nbuckets - 1)] = e;
@@ -276,16 +282,21 @@ static void sink_append(struct scrape_target *t, const struct prom_label *l, siz
  * `keep` and forgets it; keep = 0 ends them all. */
 static void series_end(struct scrape_target *t, uint64_t keep, int64_t t_ms)
 {
+    struct scraper *s = t->s;
     for (size_t i = 0; i < t->nbuckets; i++) {
         struct series **pp = &t->buckets[i];
         while (*pp) {
             struct series *e = *pp;
-            if (keep && e->seen == keep) {
+            if (keep && e->seen == (uint32_t)keep) {
                 pp = &e->next;
                 continue;
             }
-            if (e->stale_ok)
-                sink_append(t, e->labels, e->n, t_ms, prom_stale_nan());
+            int n = e->stale_ok ? scrape_labels_apply(e->labels, e->n, t->labels, t->nlabels,
+                                                      s->scratch, s->scratch_cap, s->names,
+                                                      s->names_cap)
+                                : 0;
+            if (n > 0)
+                sink_append(t, s->scratch, (size_t)n, t_ms, prom_stale_nan());
             *pp = e->next;
             series_free(t->s, e);
             t->nseries--;
@@ -374,7 +385,12 @@ static const char *append_body(struct scrape_target *t, const char *body, size_t
         if (n < 0)
             break;
         sink_append(t, s->scratch, (size_t)n, smp.has_t ? smp.t_ms : t->t_ms, smp.v);
-        int r = series_seen(t, s->scratch, (size_t)n, !smp.has_t);
+        size_t k = 0;
+        for (size_t i = 0; i < smp.n && k < s->own_cap; i++)
+            if (*smp.labels[i].value)
+                s->own[k++] = smp.labels[i];
+        prom_labels_sort(s->own, k);
+        int r = series_seen(t, s->own, k, !smp.has_t);
         if (r < 0)
             err = why(errbuf, errlen, "out of memory");
         else
@@ -465,6 +481,8 @@ static void on_tick(uv_timer_t *timer)
 static void scraper_closed(struct scraper *s)
 {
     free(s->scratch);
+    free(s->own);
+    s->own = NULL;
     free(s->names);
     s->scratch = NULL;
     s->names = NULL;
@@ -731,9 +749,12 @@ int scraper_init(struct scraper *s, uv_loop_t *loop, struct fetcher *f,
     s->names_cap =
         SCRAPE_MAX_TARGET_LABELS * (max_name + (sizeof(EXPORTED) - 1) * (s->scratch_cap + 1) + 1);
     s->scratch = calloc(s->scratch_cap, sizeof(*s->scratch));
+    s->own_cap = max_labels;
+    s->own = calloc(s->own_cap, sizeof(*s->own));
     s->names = malloc(s->names_cap);
-    if (!s->scratch || !s->names) {
+    if (!s->scratch || !s->own || !s->names) {
         free(s->scratch);
+        free(s->own);
         free(s->names);
         return -ENOMEM;
     }

@@ -109,6 +109,8 @@ struct scraper {
      * at a time. */
     struct prom_label *scratch;
     size_t scratch_cap;
+    struct prom_label *own; /* a sample's own labels, as a series is remembered */
+    size_t own_cap;
     char *names; /* "exported_..." names */
     size_t names_cap;
     struct strtab strs; /* the label strings of the targets' series */

@@ -429,14 +429,16 @@ static void labels_timestamps_and_report(void **state)
 static void staleness(void **state)
 {
     struct fixture *f = setup(NULL);
-    set_page(f, "/metrics", 200, "a 1\nb 2\nc 3 1000\n");
+    set_page(f, "/metrics", 200, "a 1\nb 2\nc 3 1000\nj{job=\"inner\",e=\"\"} 4\n");
     add(f, "/metrics", 100, 0, target_labels, 2);
     run_until_ups(f, 1, 3000);
 
     /* b is gone: a marker at the time of the scrape that missed it. c has
-     * its own timestamp, so none for it (as in Prometheus). */
-    set_page(f, "/metrics", 200, "a 1\n");
+     * its own timestamp, so none for it (as in Prometheus). j is the same
+     * series without its empty label, so it goes on. */
+    set_page(f, "/metrics", 200, "a 1\nj{job=\"inner\"} 4\n");
     run_until_ups(f, 2, 3000);
+    assert_false(prom_is_stale_nan(must(f, S(f, "j", "exported_job=inner"))->v));
     const struct record *b = must(f, S(f, "b", NULL));
     assert_true(prom_is_stale_nan(b->v));
     const struct record *up = must(f, S(f, "up", NULL));
@@ -451,6 +453,9 @@ static void staleness(void **state)
     assert_true(up->v == 0);
     const struct record *a = must(f, S(f, "a", NULL));
     assert_true(prom_is_stale_nan(a->v) && a->t == up->t);
+    /* The marker carries the target's labels, the clash renamed as stored. */
+    const struct record *j = must(f, S(f, "j", "exported_job=inner"));
+    assert_true(prom_is_stale_nan(j->v) && j->t == up->t);
     assert_true(must(f, S(f, "scrape_samples_scraped", NULL))->v == 0);
     struct status_capture c;
     status_of(f, &c);
