@@ -67,10 +67,11 @@ bool k8s_pod_routable(const cJSON *pod, char *ip, size_t iplen, const char **why
     return true;
 }
 
-static bool model_id_valid(const char *s)
+/* 1 to max bytes without control characters: a model id or a selector. */
+static bool text_valid(const char *s, size_t max)
 {
     size_t n = strlen(s);
-    if (n == 0 || n > KDISC_MODEL_ID_MAX)
+    if (n == 0 || n > max)
         return false;
     for (size_t i = 0; i < n; i++)
         if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
@@ -93,7 +94,7 @@ int k8s_models_parse(const char *body, size_t len, char (*ids)[KDISC_MODEL_ID_MA
     cJSON_ArrayForEach(m, data)
     {
         const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "id"));
-        if (!id || !model_id_valid(id)) {
+        if (!id || !text_valid(id, KDISC_MODEL_ID_MAX)) {
             bad++;
             continue;
         }
@@ -487,20 +488,9 @@ static bool namespace_valid(const char *ns)
     return true;
 }
 
-static bool selector_valid(const char *s)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n > 1024)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-            return false;
-    return true;
-}
-
 int k8s_discovery_check(const struct k8s_discovery_config *cfg, char *err, size_t errlen)
 {
-    if (!cfg->label_selector || !selector_valid(cfg->label_selector)) {
+    if (!cfg->label_selector || !text_valid(cfg->label_selector, 1024)) {
         snprintf(err, errlen, "--k8s-label-selector must be a label selector such as app=vllm "
                  "(at most 1024 bytes, no control characters), got \"%s\"",
                  cfg->label_selector ? cfg->label_selector : "");
