@@ -106,7 +106,7 @@ def get(ip, port, path):
         conn.close()
 
 
-IPS = [f"127.0.0.{i}" for i in range(2, 9)]
+IPS = [f"127.0.0.{i}" for i in range(2, 10)]
 PORT = common_port(IPS)
 engines = {}
 
@@ -169,7 +169,7 @@ check("--k8s-port 0: exit 2", rc == 2, f"rc={rc} {out}")
 
 # ---------- the pods ----------
 
-P1, P2, P3, P4, P5, P6, P7 = IPS
+P1, P2, P3, P4, P5, P6, P7, P8 = IPS
 for ip in (P1, P2, P3, P5):
     start_engine(ip)
 start_engine(P4, MODEL2)
@@ -264,15 +264,46 @@ ctl(op="cut")
 wait_backends({url(P1): "ready", url(P2): "ready", url(P3): "ready", url(P4): "ready"},
               "a pod relabelled out of the selector is removed (after the re-list)")
 
+
+def long_stream():
+    """Starts a stream that runs a few seconds; returns (thread, result, the engine's address)."""
+    result = {}
+    t = threading.Thread(target=lambda: result.update(s=stream(rport, "/v1/completions", {
+        "model": MODEL, "prompt": "x", "max_tokens": 2500, "stream": True, "ignore_eos": True})))
+    t.start()
+    busy = wait_until(lambda: next((ip for ip in (P1, P2, P3)
+                                    if engine_metric(ip, "vllm:num_requests_running") == 1), None),
+                      10, what="the stream to start")
+    return t, result, busy
+
+
+def stream_whole(t, result):
+    t.join(timeout=60)
+    status, _, events = result["s"]
+    texts = [e for _, e in events]
+    return status == 200 and texts[-1] == "[DONE]" and not any('"error"' in e for e in texts) \
+        and len(texts) > 2000, (status, len(texts), texts[-2:])
+
+
+POD_OF = {P1: "p1", P2: "p2", P3: "p3"}
+ALL4 = {url(P1): "ready", url(P2): "ready", url(P3): "ready", url(P4): "ready"}
+
+# Not Ready for a moment with a stream in flight, then Ready again: the
+# backend drains, then serves again; the stream is not disturbed.
+t, result, busy = long_stream()
+ctl(op="modify_pod", name=POD_OF[busy], ready=False)
+wait_check(lambda: backends().get(url(busy)) == "draining", 10,
+           "not Ready with a stream in flight: draining, not removed", backends)
+ctl(op="modify_pod", name=POD_OF[busy], ready=True)
+wait_backends(ALL4, "Ready again before the stream ended: the same backend serves again")
+check("its backend was kept, not added anew", f"pod {POD_OF[busy]} ready again: {url(busy)}" in router.output(),
+      router.output()[-1500:])
+ok, detail = stream_whole(t, result)
+check("and the stream ran to its end", ok, detail)
+
 # A terminating pod finishes its in-flight stream and gets nothing new.
-result = {}
-t = threading.Thread(target=lambda: result.update(s=stream(rport, "/v1/completions", {
-    "model": MODEL, "prompt": "x", "max_tokens": 2500, "stream": True, "ignore_eos": True})))
-t.start()
-busy = wait_until(lambda: next((ip for ip in (P1, P2, P3)
-                                if engine_metric(ip, "vllm:num_requests_running") == 1), None),
-                  10, what="the stream to start")
-name = {P1: "p1", P2: "p2", P3: "p3"}[busy]
+t, result, busy = long_stream()
+name = POD_OF[busy]
 ctl(op="modify_pod", name=name, terminating=True)
 wait_check(lambda: backends().get(url(busy)) == "draining", 10,
            "a terminating pod with a stream in flight is draining", backends)
@@ -280,11 +311,8 @@ before = served(busy)
 results = complete(n=6)
 check("new requests go elsewhere", results == [200] * 6 and served(busy) == before, (results, served(busy)))
 check("the stream was still running meanwhile", t.is_alive())
-t.join(timeout=60)
-status, _, events = result["s"]
-texts = [e for _, e in events]
-check("the in-flight stream finished whole", status == 200 and texts[-1] == "[DONE]"
-      and not any('"error"' in e for e in texts) and len(texts) > 2000, (status, len(texts), texts[-2:]))
+ok, detail = stream_whole(t, result)
+check("the in-flight stream finished whole", ok, detail)
 rest = {url(ip): "ready" for ip in (P1, P2, P3, P4) if ip != busy}
 wait_backends(rest, "the drained pod is removed once its stream ended")
 ctl(op="delete_pod", name=name)
@@ -295,7 +323,7 @@ engines[busy].stop()
 # A deleted pod is removed at once.
 left = [ip for ip in (P1, P2, P3) if ip != busy]
 gone, keep = left
-ctl(op="delete_pod", name={P1: "p1", P2: "p2", P3: "p3"}[gone])
+ctl(op="delete_pod", name=POD_OF[gone])
 wait_backends({url(keep): "ready", url(P4): "ready"}, "a deleted pod is removed")
 
 # A Ready pod whose /v1/models does not answer yet is asked again with back-off.
@@ -334,6 +362,8 @@ wait_check(lambda: outage_warnings() and "HTTP 401" in outage_warnings()[0], 10,
 results = complete(n=4)
 check("API answering 401: the known pods keep serving", results == [200] * 4, results)
 ctl(op="add_pod", name="p7", labels=VLLM, ready=True, ip=P7)  # not seen while refused
+# Never answers /v1/models: at the end the router stops with its retry pending.
+ctl(op="add_pod", name="p8", labels=VLLM, ready=True, ip=P8)
 time.sleep(1.5)
 check("one warning per outage, not one per retry", len(outage_warnings()) == 1, outage_warnings())
 check("the pod added meanwhile is not known yet", url(P7) not in backends(), backends())
