@@ -156,12 +156,13 @@ def in_collection(coll, obj_coll):
     return gv == obj_coll[0] and res == obj_coll[1] and (ns is None or ns == obj_coll[2])
 
 
-def record_event(kind, obj, key):
-    """Appends a watch event for obj (whose resourceVersion is set), stored at key."""
+def record_event(kind, obj, key, old=None):
+    """Appends a watch event for obj (whose resourceVersion is set), stored at
+    key; old: the object before a MODIFIED, for watches with a selector."""
     r = Ref(key)
     line = json.dumps({"type": kind, "object": obj}, separators=(",", ":"))
     state["history"].append((int(obj["metadata"]["resourceVersion"]), line, obj,
-                             (r.gv, r.res, r.ns)))
+                             (r.gv, r.res, r.ns), old))
     lock.notify_all()
 
 
@@ -169,8 +170,9 @@ def store(key, obj, kind="MODIFIED"):
     """Writes obj at key with a new resourceVersion and tells the watches."""
     obj = json.loads(json.dumps(obj))
     obj["metadata"]["resourceVersion"] = next_rv()
+    old = state["objects"].get(key)
     state["objects"][key] = obj
-    record_event(kind, obj, key)
+    record_event(kind, obj, key, old)
     return obj
 
 
@@ -274,7 +276,7 @@ def control(req):
         lock.notify_all()
         for name in req.get("delete", []):
             delete(name if name.startswith("/") else pod_key(name))
-        st["compacted"] = st["rv"] + 1
+        st["compacted"] = st["rv"]  # the newest version is still good to watch from
         st["history"] = []
         return {}
     if op == "cut":
@@ -285,11 +287,11 @@ def control(req):
         rv = next_rv()
         line = json.dumps({"type": "BOOKMARK", "object": {"kind": "Pod", "apiVersion": "v1",
                                                           "metadata": {"resourceVersion": rv}}})
-        st["history"].append((int(rv), line, None, None))
+        st["history"].append((int(rv), line, None, None, None))
         lock.notify_all()
         return {"rv": rv}
     if op == "inject":
-        st["history"].append((st["rv"], req["line"], "raw", None))
+        st["history"].append((st["rv"], req["line"], "raw", None, None))
         lock.notify_all()
         return {}
     if op == "script":
@@ -494,12 +496,23 @@ class Handler(BaseHTTPRequestHandler):
                     break
                 if cursor >= len(state["history"]):
                     break  # the timeout: a clean end
-                _, line, obj, where = state["history"][cursor]
+                _, line, obj, where, old = state["history"][cursor]
                 cursor += 1
-            if obj is None or obj == "raw" or (
-                    in_collection(coll, where)
-                    and selector_match(sel, obj["metadata"].get("labels") or {})):
+            if obj is None or obj == "raw":
                 self.chunk(line.encode() + b"\n")
+                continue
+            if not in_collection(coll, where):
+                continue
+            now_in = selector_match(sel, obj["metadata"].get("labels") or {})
+            was_in = now_in if old is None else selector_match(
+                sel, old["metadata"].get("labels") or {})
+            if now_in and not was_in:  # relabelled into the selector: ADDED, as the real server
+                line = json.dumps({"type": "ADDED", "object": obj}, separators=(",", ":"))
+            elif was_in and not now_in:  # out of it: DELETED
+                line = json.dumps({"type": "DELETED", "object": obj}, separators=(",", ":"))
+            elif not now_in:
+                continue
+            self.chunk(line.encode() + b"\n")
         if expire_gen != state["expire_gen"]:
             self.send_expired(start)
             return
