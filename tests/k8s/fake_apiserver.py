@@ -23,7 +23,9 @@ uses, as kube-apiserver speaks them:
   chunked stream of JSON lines {"type":"ADDED|MODIFIED|DELETED|BOOKMARK|
   ERROR","object":...}; a resourceVersion older than the compacted history
   gets 410 Gone (HTTP 410 for a list, an ERROR event for a watch, as the real
-  server); POST creates (201; 409 AlreadyExists; generateName);
+  server); an object relabelled into or out of a watch's selector is ADDED
+  or DELETED for that watch, as the real server's watch cache sends them;
+  POST creates (201; 409 AlreadyExists; generateName);
 - an object: GET; PUT with optimistic concurrency (a stale
   metadata.resourceVersion: 409 Conflict, as the real server); PATCH with
   application/merge-patch+json (or strategic-merge-patch+json, applied as a
