@@ -280,7 +280,17 @@ int k8s_event_vemit(struct k8s_events *ev, const struct k8s_involved *obj, const
         !reason || !reason[0] || strlen(reason) > K8S_EVENT_REASON_MAX)
         return -EINVAL;
     char msg[K8S_EVENT_MESSAGE_MAX + 1];
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    int len = vsnprintf(msg, sizeof(msg), fmt, ap);
+    if (len >= (int)sizeof(msg)) {
+        /* Cut: not inside a UTF-8 sequence, so the body stays valid JSON text. */
+        size_t n = sizeof(msg) - 1, k = n;
+        while (k > 0 && ((unsigned char)msg[k - 1] & 0xC0) == 0x80)
+            k--;
+        unsigned char lead = k > 0 ? (unsigned char)msg[k - 1] : 0;
+        size_t need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
+        if (k > 0 && k - 1 + need > n)
+            msg[k - 1] = '\0';
+    }
     uint64_t okey = object_key(obj);
     if (!bucket_take(ev, okey)) {
         ev->limited++;
