@@ -321,8 +321,8 @@ static void patch_next(struct k8s_deletion_cost *d, struct dc_slot *slot)
         snprintf(body, sizeof(body), "{\"metadata\":{\"annotations\":{\"%s\":\"%ld\"}}}",
                  K8S_DELETION_COST_ANNOTATION, pc->cost);
         slot->d = d;
-        int rc = k8s_request(d->c, "PATCH", path, body, "application/merge-patch+json",
-                             on_patched, slot, &slot->req);
+        int rc = k8s_request(d->c, "PATCH", path, body, "application/merge-patch+json", on_patched,
+                             slot, &slot->req);
         if (rc == 0)
             return;
         slot->req = NULL;
@@ -381,8 +381,8 @@ static void on_timeout(uv_timer_t *t)
 
 static int round_new(const struct k8s_deletion_cost_opts *o, struct k8s_deletion_cost **out)
 {
-    if (!o->namespace || !o->namespace[0] || strlen(o->namespace) > K8S_NAME_MAX ||
-        !o->selector || !o->selector[0] || (o->nloads && !o->loads))
+    if (!o->namespace || !o->namespace[0] || strlen(o->namespace) > K8S_NAME_MAX || !o->selector ||
+        !o->selector[0] || (o->nloads && !o->loads))
         return -EINVAL;
     if (o->nloads > K8S_ROUTER_LOAD_MAX)
         return -E2BIG;
@@ -417,8 +417,8 @@ int k8s_deletion_cost_start(struct k8s_client *c, uv_loop_t *loop,
     rc = k8s_query_escape(sel, sizeof(sel), o->selector);
     if (rc == 0) {
         /* One more than the limit: a full page means too many. */
-        snprintf(path, sizeof(path), "/api/v1/namespaces/%s/pods?labelSelector=%s&limit=%d",
-                 d->ns, sel, K8S_DELETION_COST_MAX_PODS + 1);
+        snprintf(path, sizeof(path), "/api/v1/namespaces/%s/pods?labelSelector=%s&limit=%d", d->ns,
+                 sel, K8S_DELETION_COST_MAX_PODS + 1);
         d->c = c;
         d->done = done;
         d->ud = ud;

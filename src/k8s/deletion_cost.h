@@ -41,8 +41,8 @@
 
 #define K8S_ROUTER_INFLIGHT_METRIC "vllm:num_requests_running"
 #define K8S_ROUTER_INFLIGHT_LABEL "server"
-#define K8S_ROUTER_LOAD_MAX 4096           /* backends read from one /metrics */
-#define K8S_ROUTER_METRICS_MAX (8u << 20)  /* bytes of the router's /metrics */
+#define K8S_ROUTER_LOAD_MAX 4096          /* backends read from one /metrics */
+#define K8S_ROUTER_METRICS_MAX (8u << 20) /* bytes of the router's /metrics */
 #define K8S_ROUTER_URL_MAX 255
 
 /* What the router has in flight to one backend. */
@@ -92,7 +92,7 @@ int k8s_deletion_cost_plan(const cJSON *items, const struct k8s_backend_load *lo
 
 struct k8s_deletion_cost_opts {
     const char *namespace; /* of the pods (copied) */
-    const char *selector;  /* "app=vllm": the /scale status.selector (copied); NULL or "": refused */
+    const char *selector; /* "app=vllm": the /scale status.selector (copied); NULL or "": refused */
     const struct k8s_backend_load *loads; /* copied; at most K8S_ROUTER_LOAD_MAX */
     size_t nloads;
     long timeout_ms; /* the whole round; 0: K8S_DELETION_COST_TIMEOUT_MS */

@@ -234,8 +234,8 @@ static cJSON *event_object(const struct k8s_events *ev, const struct k8s_event_s
 
 /* A new Event for s. 0, or a negative errno (s is forgotten then). */
 static int create_send(struct k8s_events *ev, struct k8s_event_seen *s,
-                        const struct k8s_involved *o, const char *type, const char *reason,
-                        const char *msg)
+                       const struct k8s_involved *o, const char *type, const char *reason,
+                       const char *msg)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -266,9 +266,8 @@ static int create_send(struct k8s_events *ev, struct k8s_event_seen *s,
 
 static bool involved_ok(const struct k8s_involved *o)
 {
-    return o && o->kind && o->kind[0] && o->name && o->name[0] && o->namespace &&
-           o->namespace[0] && strlen(o->name) <= K8S_NAME_MAX &&
-           strlen(o->namespace) <= K8S_NAME_MAX;
+    return o && o->kind && o->kind[0] && o->name && o->name[0] && o->namespace && o->namespace[0] &&
+           strlen(o->name) <= K8S_NAME_MAX && strlen(o->namespace) <= K8S_NAME_MAX;
 }
 
 int k8s_event_vemit(struct k8s_events *ev, const struct k8s_involved *obj, const char *type,

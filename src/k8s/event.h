@@ -26,20 +26,20 @@
 
 #include "k8s/client.h"
 
-#define K8S_EVENTS_CACHE 4096          /* events remembered for correlation, and objects for the spam filter */
-#define K8S_EVENTS_WINDOW_MS 600000    /* a repeat within this of the last one is counted, not sent anew */
-#define K8S_EVENTS_BURST 25            /* events per object at once */
-#define K8S_EVENTS_REFILL_MS 300000    /* then one more per 5 minutes */
-#define K8S_EVENTS_INFLIGHT 32         /* requests at once; more events are dropped */
-#define K8S_EVENTS_CLOSE_MS 2000       /* k8s_events_close waits this long for requests in flight */
-#define K8S_EVENT_MESSAGE_MAX 1024     /* bytes of a message; longer ones are cut */
-#define K8S_EVENT_REASON_MAX 128       /* bytes of a reason */
+#define K8S_EVENTS_CACHE 4096       /* events kept for correlation; objects for the spam filter */
+#define K8S_EVENTS_WINDOW_MS 600000 /* a repeat within this of the last is counted, not sent */
+#define K8S_EVENTS_BURST 25         /* events per object at once */
+#define K8S_EVENTS_REFILL_MS 300000 /* then one more per 5 minutes */
+#define K8S_EVENTS_INFLIGHT 32      /* requests at once; more events are dropped */
+#define K8S_EVENTS_CLOSE_MS 2000    /* k8s_events_close waits this long for requests in flight */
+#define K8S_EVENT_MESSAGE_MAX 1024  /* bytes of a message; longer ones are cut */
+#define K8S_EVENT_REASON_MAX 128    /* bytes of a reason */
 
 /* The object an Event is about (its involvedObject). The strings are read
  * during k8s_event_emit only. */
 struct k8s_involved {
-    const char *api_version;      /* "keda.sh/v1alpha1" */
-    const char *kind;             /* "ScaledObject" */
+    const char *api_version; /* "keda.sh/v1alpha1" */
+    const char *kind;        /* "ScaledObject" */
     const char *name;
     const char *namespace;        /* the Event is created there too */
     const char *uid;              /* may be NULL */
@@ -76,16 +76,16 @@ struct k8s_event_call {
 /* Caller-owned. burst and refill_ms may be changed after init (tests). */
 struct k8s_events {
     uv_loop_t *loop;
-    struct k8s_client *c; /* not owned; outlives ev */
-    char component[64];   /* source.component and reportingComponent */
+    struct k8s_client *c;             /* not owned; outlives ev */
+    char component[64];               /* source.component and reportingComponent */
     struct k8s_event_seen *seen;      /* K8S_EVENTS_CACHE cells */
     struct k8s_event_bucket *buckets; /* K8S_EVENTS_CACHE cells */
     struct k8s_event_call calls[K8S_EVENTS_INFLIGHT];
-    uint64_t clock;       /* the caches' LRU clock */
-    uint64_t last_nanos;  /* names are "<object>.<hex nanoseconds>", each one new */
-    unsigned burst;       /* K8S_EVENTS_BURST after init */
-    unsigned refill_ms;   /* K8S_EVENTS_REFILL_MS after init */
-    uv_timer_t timer;     /* close's grace period */
+    uint64_t clock;      /* the caches' LRU clock */
+    uint64_t last_nanos; /* names are "<object>.<hex nanoseconds>", each one new */
+    unsigned burst;      /* K8S_EVENTS_BURST after init */
+    unsigned refill_ms;  /* K8S_EVENTS_REFILL_MS after init */
+    uv_timer_t timer;    /* close's grace period */
     bool closing;
     void (*closed)(void *ud);
     void *closed_ud;

@@ -18,7 +18,7 @@
 #include "base/util.h"
 #include "k8s/lease.h"
 
-#define JITTER 1.2            /* client-go's JitterFactor for the acquire loop */
+#define JITTER 1.2             /* client-go's JitterFactor for the acquire loop */
 #define ERR_LOG_EVERY_MS 30000 /* failures are logged at most this often */
 
 static void try_start(struct k8s_leader *le);
@@ -166,7 +166,8 @@ static void on_deadline(uv_timer_t *t)
         lost(le);
     } else if (le->phase == K8S_LEADER_RELEASING) {
         log_warn("the lease %s/%s was not given up within %.1f s; the next leader waits for it "
-                 "to expire", le->ns, le->name, le->renew_ms / 1000.0);
+                 "to expire",
+                 le->ns, le->name, le->renew_ms / 1000.0);
         finish(le);
     }
 }
@@ -312,8 +313,8 @@ static void on_read_for_release(void *ud, struct k8s_response *r)
     cJSON_DeleteItemFromObject(r->obj, "spec");
     cJSON_AddItemToObject(r->obj, "spec", s);
     char *body = cJSON_PrintUnformatted(r->obj);
-    int rc = body ? k8s_request(le->c, "PUT", le->path, body, NULL, on_given_up, le, &le->req)
-                  : -ENOMEM;
+    int rc =
+        body ? k8s_request(le->c, "PUT", le->path, body, NULL, on_given_up, le, &le->req) : -ENOMEM;
     free(body);
     if (rc < 0)
         finish(le);
@@ -365,8 +366,10 @@ static int config_check(const struct k8s_leader_config *cfg, unsigned lease, uns
 {
     if (!cfg->namespace || !cfg->namespace[0] || strlen(cfg->namespace) > K8S_NAME_MAX ||
         !cfg->name || !cfg->name[0] || strlen(cfg->name) > K8S_NAME_MAX) {
-        snprintf(err, errlen, "leader election: the lease needs a namespace and a name of at "
-                              "most %d bytes", K8S_NAME_MAX);
+        snprintf(err, errlen,
+                 "leader election: the lease needs a namespace and a name of at "
+                 "most %d bytes",
+                 K8S_NAME_MAX);
         return -EINVAL;
     }
     if (cfg->identity && strlen(cfg->identity) > K8S_LEASE_IDENTITY_MAX) {
@@ -375,13 +378,17 @@ static int config_check(const struct k8s_leader_config *cfg, unsigned lease, uns
         return -EINVAL;
     }
     if (lease <= renew) {
-        snprintf(err, errlen, "leader election: the lease duration (%.1f s) must be longer than "
-                              "the renew deadline (%.1f s)", lease / 1000.0, renew / 1000.0);
+        snprintf(err, errlen,
+                 "leader election: the lease duration (%.1f s) must be longer than "
+                 "the renew deadline (%.1f s)",
+                 lease / 1000.0, renew / 1000.0);
         return -EINVAL;
     }
     if (renew <= JITTER * retry) {
-        snprintf(err, errlen, "leader election: the renew deadline (%.1f s) must be longer than "
-                              "1.2 times the retry period (%.1f s)", renew / 1000.0, retry / 1000.0);
+        snprintf(err, errlen,
+                 "leader election: the renew deadline (%.1f s) must be longer than "
+                 "1.2 times the retry period (%.1f s)",
+                 renew / 1000.0, retry / 1000.0);
         return -EINVAL;
     }
     return 0;

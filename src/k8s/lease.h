@@ -65,12 +65,12 @@ enum k8s_leader_phase {
 /* The record as last read, and when it last changed (client-go's
  * observedRecord and observedTime). */
 struct k8s_lease_seen {
-    uint64_t hash;             /* of the Lease's spec as read: a change is a sign of life */
-    uint64_t changed_ms;       /* loop time when the spec last changed */
+    uint64_t hash;       /* of the Lease's spec as read: a change is a sign of life */
+    uint64_t changed_ms; /* loop time when the spec last changed */
     char holder[K8S_LEASE_IDENTITY_MAX + 1];
-    long duration_s;           /* leaseDurationSeconds; 0 when absent */
-    long transitions;          /* leaseTransitions */
-    char acquire_time[40];     /* acquireTime, kept across our renewals */
+    long duration_s;       /* leaseDurationSeconds; 0 when absent */
+    long transitions;      /* leaseTransitions */
+    char acquire_time[40]; /* acquireTime, kept across our renewals */
 };
 
 /* Caller-owned; its members are read-only for the caller. */

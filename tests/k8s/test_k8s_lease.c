@@ -121,8 +121,8 @@ static void config_for(struct k8s_config *cfg, const char *server)
              "    certificate-authority: %s/ca.crt\n"
              "users:\n- name: u\n  user:\n    token: " TOKEN "\n",
              server ? server : url, srv.dir);
-    int rc = k8s_config_kubeconfig_text(cfg, "test-kubeconfig", srv.dir, text, strlen(text), 0,
-                                        err, sizeof(err));
+    int rc = k8s_config_kubeconfig_text(cfg, "test-kubeconfig", srv.dir, text, strlen(text), 0, err,
+                                        sizeof(err));
     if (rc)
         fprintf(stderr, "%s\n", err);
     assert_int_equal(rc, 0);
@@ -133,9 +133,8 @@ static void on_answer(void *ud, struct k8s_response *r)
     F->done++;
     F->status = r->status;
     snprintf(F->err, sizeof(F->err), "%s", r->err ? r->err : "");
-    snprintf(F->body, sizeof(F->body), "%.*s", (int)(r->len < sizeof(F->body) - 1 ? r->len
-                                                                                   : sizeof(F->body) - 1),
-             r->body);
+    snprintf(F->body, sizeof(F->body), "%.*s",
+             (int)(r->len < sizeof(F->body) - 1 ? r->len : sizeof(F->body) - 1), r->body);
 }
 
 /* POSTs a control command and waits for its answer; returns it parsed (the
@@ -288,9 +287,9 @@ static void elect(struct elector *e, struct k8s_client *c, const char *identity)
                                     .renew_deadline_ms = 1000,
                                     .retry_period_ms = 200};
     char err[256] = "";
-    assert_int_equal(k8s_leader_start(&e->le, &F->loop, c, &cfg, on_started, on_stopped, e, err,
-                                      sizeof(err)),
-                     0);
+    assert_int_equal(
+        k8s_leader_start(&e->le, &F->loop, c, &cfg, on_started, on_stopped, e, err, sizeof(err)),
+        0);
     e->open = true;
 }
 
@@ -301,9 +300,11 @@ static void lease_config_is_checked(void **state)
         struct k8s_leader_config cfg;
         const char *err;
     } rows[] = {
-        {"a lease needs a name", {.namespace = "default"}, "leader election: the lease needs a "
-                                                             "namespace and a name of at most 253 "
-                                                             "bytes"},
+        {"a lease needs a name",
+         {.namespace = "default"},
+         "leader election: the lease needs a "
+         "namespace and a name of at most 253 "
+         "bytes"},
         {"lease duration > renew deadline",
          {.namespace = "ns", .name = "l", .lease_duration_ms = 10000},
          "leader election: the lease duration (10.0 s) must be longer than the renew deadline "
@@ -317,8 +318,8 @@ static void lease_config_is_checked(void **state)
         struct k8s_leader le;
         char err[256] = "";
         printf("%s\n", rows[i].rule);
-        assert_int_equal(k8s_leader_start(&le, &F->loop, &F->a, &rows[i].cfg, NULL, NULL, NULL,
-                                          err, sizeof(err)),
+        assert_int_equal(k8s_leader_start(&le, &F->loop, &F->a, &rows[i].cfg, NULL, NULL, NULL, err,
+                                          sizeof(err)),
                          -EINVAL);
         assert_string_equal(err, rows[i].err);
     }
@@ -663,8 +664,8 @@ static void a_flapping_object_is_rate_limited(void **state)
     events_open();
     int sent = 0, limited = 0;
     for (int i = 0; i < 100; i++) {
-        int rc = k8s_event_emit(&F->ev, &so, "Normal", "KEDAScaleTargetActivated", "flap %d",
-                                i % 3);
+        int rc =
+            k8s_event_emit(&F->ev, &so, "Normal", "KEDAScaleTargetActivated", "flap %d", i % 3);
         if (rc == 0)
             sent++;
         else if (rc == -EBUSY)
@@ -688,8 +689,7 @@ static void a_flapping_object_is_rate_limited(void **state)
     struct k8s_involved other = so;
     other.name = "so2";
     other.uid = "other-uid";
-    assert_int_equal(k8s_event_emit(&F->ev, &other, "Normal", "KEDAScaleTargetActivated", "x"),
-                     0);
+    assert_int_equal(k8s_event_emit(&F->ev, &other, "Normal", "KEDAScaleTargetActivated", "x"), 0);
     /* The bucket refills: one token per refill period. */
     F->ev.refill_ms = 200;
     tsrv_run_for(&F->loop, 450);
@@ -825,8 +825,8 @@ static void deletion_costs_follow_the_rules(void **state)
     cJSON *items = cJSON_CreateArray();
     size_t nrows = sizeof(rows) / sizeof(rows[0]);
     for (size_t i = 0; i < nrows; i++)
-        cJSON_AddItemToArray(items, pod(rows[i].name, rows[i].ip, rows[i].ready, rows[i].have,
-                                        rows[i].deleting));
+        cJSON_AddItemToArray(
+            items, pod(rows[i].name, rows[i].ip, rows[i].ready, rows[i].have, rows[i].deleting));
     cJSON_AddItemToArray(items, pod("going", "10.0.0.1", true, NULL, true));
     struct k8s_pod_cost out[16];
     size_t n = 0;
@@ -871,9 +871,9 @@ static const char *annotation_of(const char *name, char *out, size_t cap)
     char path[256];
     snprintf(path, sizeof(path), PODS "/%s", name);
     cJSON *p = object_at(path);
-    const cJSON *a = cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(p, "metadata"),
-                                                             "annotations"),
-                                         K8S_DELETION_COST_ANNOTATION);
+    const cJSON *a =
+        cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(p, "metadata"), "annotations"),
+                            K8S_DELETION_COST_ANNOTATION);
     snprintf(out, cap, "%s", cJSON_IsString(a) ? a->valuestring : "(none)");
     cJSON_Delete(p);
     return out;
