@@ -47,6 +47,7 @@ struct elector {
     bool open;
     int started, stopped, released;
     uint64_t started_ms, stopped_ms;
+    bool release_in_started, release_in_stopped; /* k8s_leader_release from the callbacks */
 };
 
 struct fixture {
@@ -269,6 +270,8 @@ static void on_started(void *ud)
     struct elector *e = ud;
     e->started++;
     e->started_ms = uv_now(&F->loop);
+    if (e->release_in_started)
+        k8s_leader_release(&e->le, on_released, e);
 }
 
 static void on_stopped(void *ud)
@@ -276,6 +279,8 @@ static void on_stopped(void *ud)
     struct elector *e = ud;
     e->stopped++;
     e->stopped_ms = uv_now(&F->loop);
+    if (e->release_in_stopped)
+        k8s_leader_release(&e->le, on_released, e);
 }
 
 static void elect(struct elector *e, struct k8s_client *c, const char *identity)
@@ -430,6 +435,28 @@ static void a_leader_that_cannot_renew_stops_before_the_other_starts(void **stat
     assert_true(F->eb.started_ms - cut >= 2000 - 250);
     tsrv_run_for(&F->loop, 500);
     assert_int_equal(F->ea.started, 1); /* nothing more is tried after a loss */
+}
+
+static void the_elector_may_be_released_from_its_callbacks(void **state)
+{
+    /* From on_started: it gives the lease straight back. */
+    F->ea.release_in_started = true;
+    elect(&F->ea, &F->a, "pod-a");
+    tsrv_run_until(&F->loop, &F->ea.released, 1, 3000);
+    assert_int_equal(F->ea.started, 1);
+    assert_int_equal(F->ea.released, 1);
+    cJSON *lease = object_at(LEASE);
+    assert_string_equal(str(lease, "spec", "holderIdentity"), "");
+    cJSON_Delete(lease);
+    /* From on_stopped: a leader whose renewals fail. */
+    F->eb.release_in_stopped = true;
+    elect(&F->eb, &F->b, "pod-b");
+    tsrv_run_until(&F->loop, &F->eb.started, 1, 3000);
+    assert_int_equal(F->eb.started, 1);
+    CTL("{\"op\":\"set_token\",\"token\":\"rotated\"}");
+    tsrv_run_until(&F->loop, &F->eb.released, 1, 3000);
+    assert_int_equal(F->eb.stopped, 1);
+    assert_int_equal(F->eb.released, 1);
 }
 
 static void a_conflict_on_acquire_is_not_leadership(void **state)
@@ -742,6 +769,29 @@ static void api_errors_are_dropped_not_retried(void **state)
     assert_int_equal(F->ev_closed, 1);
 }
 
+static void closing_waits_a_bounded_time_for_requests_in_flight(void **state)
+{
+    /* An API server that never answers: close gives up after its grace. */
+    tsrv_start(&F->router, &F->loop);
+    F->router_open = true;
+    tsrv_script(&F->router, 0, NULL);
+    char server[64];
+    snprintf(server, sizeof(server), "http://127.0.0.1:%d", F->router.port);
+    k8s_config_release(&F->cfg_b);
+    config_for(&F->cfg_b, server);
+    assert_int_equal(k8s_events_init(&F->ev, &F->loop, &F->b, "ebb-test"), 0);
+    F->ev_open = true;
+    assert_int_equal(k8s_event_emit(&F->ev, &so, "Normal", "Hanging", "x"), 0);
+    tsrv_run_for(&F->loop, 100);
+    uint64_t t0 = uv_now(&F->loop);
+    k8s_events_close(&F->ev, on_events_closed, NULL);
+    tsrv_run_until(&F->loop, &F->ev_closed, 1, 5000);
+    assert_int_equal(F->ev_closed, 1);
+    uint64_t waited = uv_now(&F->loop) - t0;
+    assert_true(waited >= K8S_EVENTS_CLOSE_MS - 50 && waited < K8S_EVENTS_CLOSE_MS + 1000);
+    assert_int_equal(F->router.requests, 1);
+}
+
 /* ---------- deletion cost ---------- */
 
 static const char router_metrics[] =
@@ -1014,12 +1064,14 @@ int main(void)
         T(two_electors_exactly_one_leads),
         T(a_released_lease_is_taken_over_at_once),
         T(a_leader_that_cannot_renew_stops_before_the_other_starts),
+        T(the_elector_may_be_released_from_its_callbacks),
         T(a_conflict_on_acquire_is_not_leadership),
         T(a_lease_kept_renewed_by_another_is_never_stolen),
         T(an_event_is_posted_as_the_api_has_it),
         T(a_repeat_is_counted_a_new_reason_is_a_new_event),
         T(a_flapping_object_is_rate_limited),
         T(api_errors_are_dropped_not_retried),
+        T(closing_waits_a_bounded_time_for_requests_in_flight),
         T(the_router_metrics_give_inflight_per_backend),
         T(deletion_costs_follow_the_rules),
         T(pods_get_costs_from_the_router),
