@@ -1,7 +1,6 @@
 /* k8s_fixture: see k8s_fixture.h. */
 #include <setjmp.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -14,53 +13,23 @@
 #include <cmocka.h>
 
 #include "k8s_fixture.h"
+#include "fake_server.h"
 
 extern char **environ;
 
 struct kfx *K;
 
-static struct {
-    pid_t pid;
-    int port;
-    char dir[256];
-} srv;
+static struct fake_server srv;
 
 int kfx_group_setup(void **state)
 {
-    snprintf(srv.dir, sizeof(srv.dir), "/tmp/ebb-k8s-lease-XXXXXX");
-    assert_non_null(mkdtemp(srv.dir));
-    int fds[2];
-    assert_int_equal(pipe(fds), 0);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
-    posix_spawn_file_actions_addclose(&fa, fds[0]);
-    char *argv[] = {"python3", SRCDIR "/fake_apiserver.py", "--dir", srv.dir, "--token", KFX_TOKEN,
-                    NULL};
-    assert_int_equal(posix_spawnp(&srv.pid, "python3", &fa, NULL, argv, environ), 0);
-    posix_spawn_file_actions_destroy(&fa);
-    close(fds[1]);
-    char line[64] = "";
-    size_t n = 0;
-    while (n < sizeof(line) - 1 && !strchr(line, '\n')) {
-        ssize_t r = read(fds[0], line + n, sizeof(line) - 1 - n);
-        if (r <= 0)
-            break;
-        n += (size_t)r;
-        line[n] = '\0';
-    }
-    close(fds[0]);
-    assert_int_equal(sscanf(line, "PORT %d", &srv.port), 1);
+    fake_server_start(&srv, KFX_TOKEN);
     return 0;
 }
 
 int kfx_group_teardown(void **state)
 {
-    kill(srv.pid, SIGTERM);
-    waitpid(srv.pid, NULL, 0);
-    char cmd[512];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", srv.dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return fake_server_stop(&srv);
 }
 
 /* A kubeconfig for server (NULL: the fake API server), with its CA and a token. */

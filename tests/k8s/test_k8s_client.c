@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <setjmp.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -21,17 +20,14 @@
 #include "k8s/client.h"
 #include "k8s/informer.h"
 #include "testsrv.h"
+#include "fake_server.h"
 
 extern char **environ;
 
 #define PODS "/api/v1/namespaces/default/pods"
 #define TOKEN "s3cret-token"
 
-static struct {
-    pid_t pid;
-    int port;
-    char dir[256];
-} srv;
+static struct fake_server srv;
 
 struct fixture {
     uv_loop_t loop;
@@ -69,40 +65,13 @@ static void logf_(const char *fmt, ...)
 
 static int group_setup(void **state)
 {
-    snprintf(srv.dir, sizeof(srv.dir), "/tmp/ebb-k8s-test-XXXXXX");
-    assert_non_null(mkdtemp(srv.dir));
-    int fds[2];
-    assert_int_equal(pipe(fds), 0);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
-    posix_spawn_file_actions_addclose(&fa, fds[0]);
-    char *argv[] = {"python3", SRCDIR "/fake_apiserver.py", "--dir", srv.dir, "--token", TOKEN,
-                    NULL};
-    assert_int_equal(posix_spawnp(&srv.pid, "python3", &fa, NULL, argv, environ), 0);
-    posix_spawn_file_actions_destroy(&fa);
-    close(fds[1]);
-    char line[64] = "";
-    size_t n = 0;
-    while (n < sizeof(line) - 1 && !strchr(line, '\n')) {
-        ssize_t r = read(fds[0], line + n, sizeof(line) - 1 - n);
-        if (r <= 0)
-            break;
-        n += (size_t)r;
-        line[n] = '\0';
-    }
-    close(fds[0]);
-    assert_int_equal(sscanf(line, "PORT %d", &srv.port), 1);
+    fake_server_start(&srv, TOKEN);
     return 0;
 }
 
 static int group_teardown(void **state)
 {
-    kill(srv.pid, SIGTERM);
-    waitpid(srv.pid, NULL, 0);
-    char cmd[512];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", srv.dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return fake_server_stop(&srv);
 }
 
 /* ---------- the client side ---------- */
