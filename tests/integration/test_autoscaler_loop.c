@@ -70,7 +70,8 @@ static int t_scale(void *t, int32_t n, char *err, size_t errlen)
     return 0;
 }
 
-static const struct as_target_ops fake_ops = {t_spec, t_spec, t_spec, t_scale};
+static const struct as_target_ops fake_ops = {
+    .spec_replicas = t_spec, .status_replicas = t_spec, .ready_replicas = t_spec, .scale = t_scale};
 
 static void on_deadline(uv_timer_t *t)
 {
@@ -205,7 +206,7 @@ static void hpa_scales_up_and_down(void **state)
     setup(f, SO_HEAD "  minReplicaCount: 1\n  maxReplicaCount: 8\n" PROM_TRIGGER, 1, 0.2, 0);
     f->prom.value = 20; /* 20 waiting / target 5 per replica -> 4 replicas */
     assert_true(run_until(f, at_4, 10));
-    assert_string_equal(f->as.objs[0].hpa_decision.reason, "s0-prometheus above target");
+    assert_string_equal(f->as.objs[0]->hpa_decision.reason, "s0-prometheus above target");
     f->prom.value = 0;
     assert_true(run_until(f, at_1, 10)); /* down to minReplicas, never 0 */
     teardown(f);
@@ -220,10 +221,10 @@ static void scales_to_zero_and_back(void **state)
           1, 0.5, 0);
     f->prom.value = 0;
     assert_true(run_until(f, at_0, 10));
-    assert_string_equal(f->as.objs[0].decision.reason, "ScaleToZero");
+    assert_string_equal(f->as.objs[0]->decision.reason, "ScaleToZero");
     f->prom.value = 1;
     assert_true(run_until(f, at_1, 10));
-    assert_string_equal(f->as.objs[0].decision.reason, "ScaleFromZero");
+    assert_string_equal(f->as.objs[0]->decision.reason, "ScaleFromZero");
     teardown(f);
 }
 
@@ -239,7 +240,8 @@ static void evaluate_now_with_held_requests_scales_from_zero(void **state)
     assert_int_equal(f->target.replicas, 0);
     autoscaler_evaluate_now(&f->as, 0, true);
     assert_true(run_until(f, at_1, 3));
-    const struct as_event *e = &f->as.objs[0].events[(f->as.objs[0].n_events - 1) % AS_EVENTS_MAX];
+    const struct as_object *o0 = f->as.objs[0];
+    const struct as_event *e = &o0->events[(o0->n_events - 1) % AS_EVENTS_MAX];
     assert_string_equal(e->reason, "ScaleFromZero (requests held)");
     assert_string_equal(e->source, "keda");
     teardown(f);
@@ -256,13 +258,13 @@ static void prometheus_down_keeps_replicas_then_fallback(void **state)
           2, 0.3, 0);
     f->prom.fail = true;
     assert_true(run_until(f, at_3, 10)); /* fallback: 3 replicas, not 0 */
-    assert_string_equal(f->as.objs[0].fallback.status, "True");
-    assert_true(f->as.objs[0].triggers[0].errors_total >= 3);
-    assert_int_equal(f->as.objs[0].triggers[0].last.attempts, 2); /* one immediate retry */
+    assert_string_equal(f->as.objs[0]->fallback.status, "True");
+    assert_true(f->as.objs[0]->triggers[0].errors_total >= 3);
+    assert_int_equal(f->as.objs[0]->triggers[0].last.attempts, 2); /* one immediate retry */
     f->prom.fail = false;
     f->prom.value = 0;
     assert_true(run_until(f, at_0, 10)); /* recovered: idle goes to zero */
-    assert_string_equal(f->as.objs[0].fallback.status, "False");
+    assert_string_equal(f->as.objs[0]->fallback.status, "False");
     teardown(f);
 }
 
