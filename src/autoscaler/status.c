@@ -156,6 +156,11 @@ static int object_json(struct buf *b, const struct as_object *o, double now)
         err |= buf_appendf(b, ",\"replicas\":%d,\"statusReplicas\":%d,\"readyReplicas\":%d",
                            ops->spec_replicas(o->target.t), ops->status_replicas(o->target.t),
                            ops->ready_replicas(o->target.t));
+    if (o->target_err[0] || o->target_errors) {
+        err |= buf_appendf(b, ",\"errors\":%llu,\"lastError\":",
+                           (unsigned long long)o->target_errors);
+        err |= json_str(b, o->target_err[0] ? o->target_err : NULL);
+    }
     err |= buf_appendf(b, "},\"minReplicaCount\":%d,\"maxReplicaCount\":%d,\"pollingInterval\":%d,"
                           "\"cooldownPeriod\":%d,\"desiredReplicas\":%d,\"lastActiveTime\":",
                        so_min_replicas(&o->spec), o->hpa.max_replicas, o->spec.polling_interval,
