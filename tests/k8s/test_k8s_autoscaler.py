@@ -380,6 +380,45 @@ try:
     check("SIGTERM: exit 0, no sanitizer report",
           rc == 0 and "ERROR: AddressSanitizer" not in out and "runtime error" not in out
           and "LeakSanitizer" not in out, out[-1500:])
+
+    # ---------- -f files with --kubernetes, and --namespace ----------
+    ctl("add_deployment", name="filedep", namespace="files", replicas=1)
+    sofile = os.path.join(tmp, "so.yaml")
+    with open(sofile, "w") as f:
+        f.write(f"""apiVersion: keda.sh/v1alpha1
+kind: ScaledObject
+metadata: {{name: file-so, namespace: files}}
+spec:
+  scaleTargetRef: {{name: filedep}}
+  pollingInterval: 1
+  minReplicaCount: 1
+  maxReplicaCount: 3
+  triggers:
+  - type: prometheus
+    metadata: {{serverAddress: "{PROM}", query: q_file, threshold: "5"}}
+""")
+    port2 = free_port()
+    asc = Process([ebb, "autoscaler", "--kubernetes", "--kubeconfig", kubeconfig,
+                   "--namespace", "nothing-here", "-f", sofile, "--port", str(port2),
+                   "--hpa-sync-period", "1"], name="autoscaler-files")
+    wait_until(lambda: request("GET", port2, "/health")[0] == 200, 30, interval=0.1,
+               what="the second autoscaler's control port")
+    prom["values"]["q_file"] = 12
+    check("-f with --kubernetes: the file's ScaledObject scales its Deployment 1 -> 3",
+          wait_replicas("filedep", 3, 20, "filedep at 3", ns="files"),
+          str(replicas("filedep", "files")))
+    st, _, body = request("GET", port2, "/status")
+    names = [o["name"] for o in json.loads(body)["scaledObjects"]]
+    check("--namespace: only that namespace's objects (none) beside the file's",
+          names == ["file-so"], str(names))
+    check("--namespace: the informer watches that namespace only (logged)",
+          "(/tmp" in asc.output() and "), nothing-here" in asc.output(), asc.output()[-800:])
+    asc.signal(signal.SIGTERM)
+    rc = asc.wait(30)
+    out = asc.output()
+    check("SIGTERM: exit 0, no sanitizer report (files and cluster together)",
+          rc == 0 and "ERROR: AddressSanitizer" not in out and "runtime error" not in out
+          and "LeakSanitizer" not in out, out[-1500:])
     done()
 except Exception:
     if "asc" in globals():
