@@ -24,7 +24,9 @@
  *     autoscaler_start(&as);
  *     ...
  *     autoscaler_stop(&as, on_stopped);                          // then autoscaler_release
- */
+ * Objects may also come and go at run time (autoscaler_add, autoscaler_remove:
+ * ScaledObjects of a cluster, cluster.h), and the work may be suspended and
+ * started again (leader election) with every object's state kept. */
 #ifndef EBB_AUTOSCALER_AUTOSCALER_H
 #define EBB_AUTOSCALER_AUTOSCALER_H
 

@@ -389,22 +389,47 @@ int cluster_init(struct cluster *cl, uv_loop_t *loop, struct autoscaler *as, str
         return rc;
     }
     cl->inf_up = true;
+    uv_timer_init(loop, &cl->retry);
+    cl->retry.data = cl;
     as->opts.on_round = on_round;
     as->opts.hooks_ud = cl;
     return 0;
 }
 
+/* Objects that run no rounds (invalid, paused) get their status written
+ * again here when the last write failed; the others on their rounds. */
+static void on_retry(uv_timer_t *t)
+{
+    struct cluster *cl = t->data;
+    for (size_t i = 0; i < cl->n; i++) {
+        struct cl_entry *e = cl->entries[i];
+        if (!e->obj || !uv_is_active((uv_handle_t *)&e->obj->poll_timer))
+            status_write(e, false);
+    }
+}
+
 int cluster_start(struct cluster *cl)
 {
+    uv_timer_start(&cl->retry, on_retry, CLUSTER_RETRY_MS, CLUSTER_RETRY_MS);
     return k8s_informer_start(&cl->inf);
+}
+
+static void part_closed(struct cluster *cl)
+{
+    if (--cl->parts_closing == 0 && cl->on_closed)
+        cl->on_closed(cl);
 }
 
 static void on_inf_closed(struct k8s_informer *inf)
 {
     struct cluster *cl = (struct cluster *)((char *)inf - offsetof(struct cluster, inf));
     cl->inf_up = false;
-    if (cl->on_closed)
-        cl->on_closed(cl);
+    part_closed(cl);
+}
+
+static void on_retry_closed(uv_handle_t *h)
+{
+    part_closed(h->data);
 }
 
 void cluster_close(struct cluster *cl, void (*on_closed)(struct cluster *cl))
@@ -414,10 +439,9 @@ void cluster_close(struct cluster *cl, void (*on_closed)(struct cluster *cl))
     for (size_t i = 0; i < cl->n; i++)
         entry_free(cl->entries[i]);
     cl->n = 0;
-    if (cl->inf_up)
-        k8s_informer_close(&cl->inf, on_inf_closed);
-    else if (on_closed)
-        on_closed(cl);
+    cl->parts_closing = 2;
+    uv_close((uv_handle_t *)&cl->retry, on_retry_closed);
+    k8s_informer_close(&cl->inf, on_inf_closed);
 }
 
 void cluster_release(struct cluster *cl)

@@ -37,6 +37,7 @@
 
 #define CLUSTER_ACTIVE_WRITE_S 15.0 /* a status change of lastActiveTime only, written at most this often */
 #define CLUSTER_STATUS_ATTEMPTS 5   /* tries of one status write (409 -> read again) */
+#define CLUSTER_RETRY_MS 10000      /* status of objects without rounds, written again if needed */
 
 struct cl_write;
 
@@ -72,6 +73,10 @@ struct cluster {
     struct cluster_options o;
     struct k8s_informer inf;
     bool inf_up, closing;
+    /* Tries failed status writes again for objects that have no rounds of
+     * their own (invalid or paused), every CLUSTER_RETRY_MS. */
+    uv_timer_t retry;
+    int parts_closing;
     struct cl_entry **entries;
     size_t n, cap;
     struct cl_write *writes; /* status writes in flight, each until its callback */

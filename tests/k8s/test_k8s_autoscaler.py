@@ -147,6 +147,14 @@ def stays(name, n, seconds, ns="default"):
     return True
 
 
+def stop_clean(proc, what):
+    proc.signal(signal.SIGTERM)
+    rc = proc.wait(30)
+    out = proc.output()
+    check(what, rc == 0 and "ERROR: AddressSanitizer" not in out and "runtime error" not in out
+          and "LeakSanitizer" not in out, out[-1500:])
+
+
 kubeconfig = os.path.join(tmp, "kubeconfig")
 with open(kubeconfig, "w") as f:
     f.write(f"""apiVersion: v1
@@ -374,12 +382,7 @@ try:
     check("/status lists the cluster's objects, without the deleted one",
           "web-so" in names and "zero-so" in names and "api-so" not in names, str(names))
 
-    asc.signal(signal.SIGTERM)
-    rc = asc.wait(30)
-    out = asc.output()
-    check("SIGTERM: exit 0, no sanitizer report",
-          rc == 0 and "ERROR: AddressSanitizer" not in out and "runtime error" not in out
-          and "LeakSanitizer" not in out, out[-1500:])
+    stop_clean(asc, "SIGTERM: exit 0, no sanitizer report")
 
     # ---------- -f files with --kubernetes, and --namespace ----------
     ctl("add_deployment", name="filedep", namespace="files", replicas=1)
@@ -413,12 +416,7 @@ spec:
           names == ["file-so"], str(names))
     check("--namespace: the informer watches that namespace only (logged)",
           "(/tmp" in asc.output() and "), nothing-here" in asc.output(), asc.output()[-800:])
-    asc.signal(signal.SIGTERM)
-    rc = asc.wait(30)
-    out = asc.output()
-    check("SIGTERM: exit 0, no sanitizer report (files and cluster together)",
-          rc == 0 and "ERROR: AddressSanitizer" not in out and "runtime error" not in out
-          and "LeakSanitizer" not in out, out[-1500:])
+    stop_clean(asc, "SIGTERM: exit 0, no sanitizer report (files and cluster together)")
     done()
 except Exception:
     if "asc" in globals():
