@@ -240,8 +240,7 @@ static void entry_run(struct cl_entry *e, char *input, double last_active)
     }
     const struct cfg_scaled_object *so = e->cfg.sos[0];
     char err[512];
-    if (target_k8s_init(&e->target, cl->c, e->ns, &so->spec, &cl->o.target, err, sizeof(err)) <
-            0 ||
+    if (target_k8s_init(&e->target, cl->c, e->ns, &so->spec, &cl->o.target, err, sizeof(err)) < 0 ||
         !(e->obj = autoscaler_add(cl->as, so, target_k8s(&e->target), e, e->created, last_active,
                                   err, sizeof(err)))) {
         snprintf(e->check_failed, sizeof(e->check_failed), "%s", err);
@@ -278,7 +277,8 @@ static void on_add(void *ud, const char *key, const cJSON *obj)
     if (input && cl->n < cl->cap)
         e = calloc(1, sizeof(*e));
     if (!e || !ns || !name) {
-        log_error("scaledobject %s: not run: %s", key, !ns || !name ? "no namespace or name" : "out of memory");
+        log_error("scaledobject %s: not run: %s", key,
+                  !ns || !name ? "no namespace or name" : "out of memory");
         free(input);
         free(e);
         return;

@@ -35,9 +35,10 @@
 #include "config/config.h"
 #include "k8s/informer.h"
 
-#define CLUSTER_ACTIVE_WRITE_S 15.0 /* a status change of lastActiveTime only, written at most this often */
-#define CLUSTER_STATUS_ATTEMPTS 5   /* tries of one status write (409 -> read again) */
-#define CLUSTER_RETRY_MS 10000      /* status of objects without rounds, written again if needed */
+#define CLUSTER_ACTIVE_WRITE_S                                                                     \
+    15.0 /* a status change of lastActiveTime only, written at most this often */
+#define CLUSTER_STATUS_ATTEMPTS 5 /* tries of one status write (409 -> read again) */
+#define CLUSTER_RETRY_MS 10000    /* status of objects without rounds, written again if needed */
 
 struct cl_write;
 
@@ -46,23 +47,23 @@ struct cl_entry {
     struct cluster *cl;
     char key[2 * K8S_NAME_MAX + 2]; /* namespace/name */
     char ns[K8S_NAME_MAX + 1], name[K8S_NAME_MAX + 1];
-    char *input;                      /* what the decoder read (spec, annotations), for changes */
-    struct config cfg;                /* its own, decoded from input */
-    char check_failed[1024];          /* why it is invalid, "" when valid */
+    char *input;             /* what the decoder read (spec, annotations), for changes */
+    struct config cfg;       /* its own, decoded from input */
+    char check_failed[1024]; /* why it is invalid, "" when valid */
     struct target_k8s target;
-    struct as_object *obj;            /* NULL when invalid */
-    double created;                   /* metadata.creationTimestamp, unix seconds */
-    bool has_original;                /* status.originalReplicaCount is known */
+    struct as_object *obj; /* NULL when invalid */
+    double created;        /* metadata.creationTimestamp, unix seconds */
+    bool has_original;     /* status.originalReplicaCount is known */
     int32_t original;
-    char *written;                    /* the status last written (printed JSON), or NULL */
-    char *written_quiet;              /* the same without lastActiveTime */
+    char *written;       /* the status last written (printed JSON), or NULL */
+    char *written_quiet; /* the same without lastActiveTime */
     double written_at;
-    struct cl_write *w;               /* the status write in flight */
+    struct cl_write *w; /* the status write in flight */
 };
 
 struct cluster_options {
-    const char *namespace_;            /* NULL: every namespace, as KEDA's operator */
-    struct target_k8s_options target;  /* for every target */
+    const char *namespace_;                  /* NULL: every namespace, as KEDA's operator */
+    struct target_k8s_options target;        /* for every target */
     unsigned backoff_min_ms, backoff_max_ms; /* the informer's; 0: its defaults */
 };
 

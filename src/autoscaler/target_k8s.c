@@ -44,13 +44,13 @@ int target_k8s_path(char *out, size_t cap, const char *ns, const char *api_versi
     char res[128];
     target_k8s_resource(kind, res, sizeof(res));
     const char *slash = api_version ? strchr(api_version, '/') : NULL;
-    bool ok = path_part(ns) && path_part(name) && path_part(res) && api_version &&
-              api_version[0] && !strpbrk(api_version, "?#% ") &&
+    bool ok = path_part(ns) && path_part(name) && path_part(res) && api_version && api_version[0] &&
+              !strpbrk(api_version, "?#% ") &&
               (!slash || (slash > api_version && slash[1] && !strchr(slash + 1, '/')));
     if (!ok)
         return -EINVAL;
-    int n = snprintf(out, cap, "%s%s/namespaces/%s/%s/%s", slash ? "/apis/" : "/api/",
-                     api_version, ns, res, name);
+    int n = snprintf(out, cap, "%s%s/namespaces/%s/%s/%s", slash ? "/apis/" : "/api/", api_version,
+                     ns, res, name);
     return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : 0;
 }
 
@@ -120,8 +120,7 @@ static void on_scale(void *ud, struct k8s_response *r)
         t->spec = clamp32(rep ? (long)rep->valuedouble : 0);
         t->status = clamp32(json_long(r->obj, "status", "replicas", 0));
         const cJSON *st = cJSON_GetObjectItemCaseSensitive(r->obj, "status");
-        const char *sel =
-            cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(st, "selector"));
+        const char *sel = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(st, "selector"));
         snprintf(t->selector, sizeof(t->selector), "%s", sel ? sel : "");
     }
     read_one_done(t, r->err);

@@ -19,7 +19,7 @@
 
 /* One answer serves both reads (their order on the wire is not fixed). */
 #define WEB3                                                                                       \
-    "{\"kind\":\"Scale\",\"spec\":{\"replicas\":3},\"status\":{\"replicas\":3,"                   \
+    "{\"kind\":\"Scale\",\"spec\":{\"replicas\":3},\"status\":{\"replicas\":3,"                    \
     "\"readyReplicas\":2,\"selector\":\"app=web\"}}"
 
 static void test_paths(void **state)
@@ -41,9 +41,8 @@ static void test_paths(void **state)
     };
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
         char out[512];
-        assert_int_equal(target_k8s_path(out, sizeof(out), "team-a", rows[i].api, rows[i].kind,
-                                         "web"),
-                         0);
+        assert_int_equal(
+            target_k8s_path(out, sizeof(out), "team-a", rows[i].api, rows[i].kind, "web"), 0);
         if (strcmp(out, rows[i].want) != 0)
             fail_msg("%s: got %s", rows[i].rule, out);
     }
@@ -54,8 +53,7 @@ static void test_paths(void **state)
                      -EINVAL);
     assert_int_equal(target_k8s_path(out, sizeof(out), "ns", "apps/v1", "Deployment", "w?x"),
                      -EINVAL);
-    assert_int_equal(target_k8s_path(out, 20, "ns", "apps/v1", "Deployment", "web"),
-                     -ENAMETOOLONG);
+    assert_int_equal(target_k8s_path(out, 20, "ns", "apps/v1", "Deployment", "web"), -ENAMETOOLONG);
 }
 
 /* ---------- against the server ---------- */
@@ -154,8 +152,8 @@ static void test_refresh_reads_scale_and_object(void **state)
     for (size_t i = 0; i < 2; i++) {
         scale = scale || strstr(F->e.srv.heads[i],
                                 "GET /apis/apps/v1/namespaces/team-a/deployments/web/scale ");
-        obj = obj || strstr(F->e.srv.heads[i],
-                            "GET /apis/apps/v1/namespaces/team-a/deployments/web ");
+        obj = obj ||
+              strstr(F->e.srv.heads[i], "GET /apis/apps/v1/namespaces/team-a/deployments/web ");
         assert_non_null(strstr(F->e.srv.heads[i], "Authorization: Bearer t0ken"));
     }
     assert_true(scale && obj);
@@ -244,8 +242,9 @@ static void test_failed_write_is_reported(void **state)
 {
     struct as_target at = target_k8s(&F->t);
     refresh(at);
-    tsrv_script(&F->e.srv, 422, "{\"kind\":\"Status\",\"reason\":\"Invalid\",\"message\":"
-                                "\"invalid scale patch\",\"code\":422}");
+    tsrv_script(&F->e.srv, 422,
+                "{\"kind\":\"Status\",\"reason\":\"Invalid\",\"message\":"
+                "\"invalid scale patch\",\"code\":422}");
     assert_int_equal(at.ops->scale_async(at.t, 3, 4, on_done, NULL), 0);
     tsrv_run_until(&F->e.loop, &F->done, 2, 5000);
     assert_int_equal(F->done, 2);
