@@ -15,6 +15,7 @@
 static const double ready_bounds[] = {0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600};
 
 static void round_begin(struct as_object *o, enum as_round kind);
+static void object_arm(struct as_object *o);
 
 void as_options_defaults(struct as_options *o)
 {
@@ -24,6 +25,9 @@ void as_options_defaults(struct as_options *o)
     o->keda_strict = false;
     o->local_query = NULL;
     o->local_ud = NULL;
+    o->on_event = NULL;
+    o->on_round = NULL;
+    o->hooks_ud = NULL;
 }
 
 static void cond_set(struct as_condition *c, const char *status, const char *reason)
@@ -72,6 +76,31 @@ static int object_init(struct autoscaler *as, struct as_object *o,
     return 0;
 }
 
+/* Room for one more object. 0, -ENOSPC or -ENOMEM. */
+static int objs_reserve(struct autoscaler *as)
+{
+    if (as->n_objs < as->cap_objs)
+        return 0;
+    if (as->n_objs >= AS_OBJECTS_MAX)
+        return -ENOSPC;
+    size_t cap = as->cap_objs ? 2 * as->cap_objs : 8;
+    struct as_object **a = realloc(as->objs, cap * sizeof(*a));
+    if (!a)
+        return -ENOMEM;
+    as->objs = a;
+    as->cap_objs = cap;
+    return 0;
+}
+
+static void objs_free(struct autoscaler *as)
+{
+    for (size_t i = 0; i < as->n_objs; i++)
+        free(as->objs[i]);
+    free(as->objs);
+    as->objs = NULL;
+    as->n_objs = as->cap_objs = 0;
+}
+
 int autoscaler_init(struct autoscaler *as, uv_loop_t *loop, const struct config *cfg,
                     const struct as_options *opts, char *err, size_t errlen)
 {
@@ -82,43 +111,78 @@ int autoscaler_init(struct autoscaler *as, uv_loop_t *loop, const struct config 
     as->started_at = wall_time();
     prom_histogram_init(&as->ready_seconds, ready_bounds, ARRAY_SIZE(ready_bounds),
                         as->ready_cells);
-    if (cfg->n_sos == 0) {
+    if (cfg && cfg->n_sos == 0) {
         snprintf(err, errlen, "no ScaledObject to run");
         return -EINVAL;
     }
-    as->objs = calloc(cfg->n_sos, sizeof(*as->objs));
-    if (!as->objs) {
-        snprintf(err, errlen, "out of memory");
-        return -ENOMEM;
-    }
-    as->n_objs = cfg->n_sos;
-    for (size_t i = 0; i < as->n_objs; i++) {
-        int rc = object_init(as, &as->objs[i], cfg->sos[i], as->started_at, err, errlen);
+    for (size_t i = 0; cfg && i < cfg->n_sos; i++) {
+        struct as_object *o = calloc(1, sizeof(*o));
+        int rc = o ? objs_reserve(as) : -ENOMEM;
+        if (rc == 0)
+            rc = object_init(as, o, cfg->sos[i], as->started_at, err, errlen);
         if (rc < 0) {
-            free(as->objs);
-            as->objs = NULL;
+            if (rc != -EINVAL)
+                snprintf(err, errlen, "%s",
+                         rc == -ENOSPC ? "too many ScaledObjects" : "out of memory");
+            free(o);
+            objs_free(as); /* no timer is initialized before the first start */
             return rc;
         }
+        as->objs[as->n_objs++] = o;
     }
     int rc = fetcher_init(&as->fetcher, loop);
     if (rc < 0) {
         snprintf(err, errlen, "cannot set up the HTTP client: %s", strerror(-rc));
-        free(as->objs);
-        as->objs = NULL;
+        objs_free(as);
         return rc;
     }
     return 0;
 }
 
+struct as_object *autoscaler_add(struct autoscaler *as, const struct cfg_scaled_object *so,
+                                 struct as_target target, void *data, double created,
+                                 double last_active, char *err, size_t errlen)
+{
+    if (as->stopping) {
+        snprintf(err, errlen, "the autoscaler is stopping");
+        return NULL;
+    }
+    int rc = objs_reserve(as);
+    if (rc < 0) {
+        snprintf(err, errlen, rc == -ENOSPC ? "more than %d ScaledObjects" : "out of memory",
+                 AS_OBJECTS_MAX);
+        return NULL;
+    }
+    struct as_object *o = calloc(1, sizeof(*o));
+    if (!o) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    if (object_init(as, o, so, created, err, errlen) < 0) {
+        free(o);
+        return NULL;
+    }
+    o->target = target;
+    o->data = data;
+    if (last_active > 0) {
+        o->keda.has_last_active = true;
+        o->keda.last_active = last_active;
+    }
+    as->objs[as->n_objs++] = o;
+    if (as->started)
+        object_arm(o);
+    return o;
+}
+
 void autoscaler_bind(struct autoscaler *as, size_t i, struct as_target target)
 {
-    as->objs[i].target = target;
+    as->objs[i]->target = target;
 }
 
 long autoscaler_find_target(const struct autoscaler *as, const char *target_name)
 {
     for (size_t i = 0; i < as->n_objs; i++)
-        if (strcmp(as->objs[i].spec.target_name, target_name) == 0)
+        if (strcmp(as->objs[i]->spec.target_name, target_name) == 0)
             return (long)i;
     return -1;
 }
@@ -146,33 +210,76 @@ static void record_event(struct as_object *o, int32_t from, int32_t to, const ch
     e->source = source;
     e->failed = failed;
     snprintf(e->reason, sizeof(e->reason), "%s", reason);
+    const struct as_options *op = &o->as->opts;
+    if (op->on_event)
+        op->on_event(op->hooks_ud, so_ns(o), o->spec.name, e);
 }
 
-/* Sets the target's replicas; false when the write failed (logged and kept
- * as an event). */
-static bool write_replicas(struct as_object *o, int32_t from, int32_t to, const char *source,
-                           const char *reason)
+/* A write ended (err NULL: it worked): logged, kept as an event, and the
+ * deciding round's bookkeeping done — lastActiveTime for a poll (KEDA sets
+ * it only after a successful scale), the HPA's scale events for a sync. */
+static void write_end(struct as_object *o, const char *err)
 {
-    char err[256] = "";
-    int rc = o->target.ops->scale(o->target.t, to, err, sizeof(err));
-    if (rc < 0) {
+    const struct as_write *w = &o->write;
+    o->writing = false;
+    if (err) {
         log_error("scaledobject %s/%s: cannot scale %s %s from %d to %d (%s: %s): %s", so_ns(o),
-                  o->spec.name, o->spec.target_kind, o->spec.target_name, from, to, source,
-                  reason, err[0] ? err : strerror(-rc));
+                  o->spec.name, o->spec.target_kind, o->spec.target_name, w->from, w->to,
+                  w->source, w->reason, err);
         char why[160];
-        snprintf(why, sizeof(why), "%.60s failed: %.90s", reason, err[0] ? err : strerror(-rc));
-        record_event(o, from, to, source, why, true);
+        snprintf(why, sizeof(why), "%.60s failed: %.90s", w->reason, err);
+        o->target_errors++;
+        record_event(o, w->from, w->to, w->source, why, true);
+    } else {
+        log_info("scaledobject %s/%s: %s %s scaled from %d to %d replicas (%s: %s)", so_ns(o),
+                 o->spec.name, o->spec.target_kind, o->spec.target_name, w->from, w->to,
+                 w->source, w->reason);
+        record_event(o, w->from, w->to, w->source, w->reason, false);
+        o->desired = w->to;
+        if (w->to > w->from)
+            o->scale_ups++;
+        else
+            o->scale_downs++;
+    }
+    if (w->kind == AS_ROUND_POLL)
+        keda_commit(&o->keda, &o->decision, err == NULL, w->now);
+    else if (!err)
+        hpa_scaled(&o->hpa, &o->hpa_state, w->from, w->to, w->now);
+}
+
+static void round_finish(struct as_object *o);
+
+static void on_written(void *ud, const char *err)
+{
+    struct as_object *o = ud;
+    if (!o->writing)
+        return;
+    write_end(o, err);
+    round_finish(o);
+}
+
+/* Sets the target's replicas for the round in flight. True when the write
+ * is still in flight (an asynchronous target): the round ends in
+ * on_written. Else the write is over (write_end has run). */
+static bool write_replicas(struct as_object *o, int32_t from, int32_t to, const char *source,
+                           const char *reason, double now)
+{
+    o->write = (struct as_write){.kind = o->round, .from = from, .to = to, .source = source,
+                                 .now = now};
+    snprintf(o->write.reason, sizeof(o->write.reason), "%s", reason);
+    o->writing = true;
+    const struct as_target_ops *ops = o->target.ops;
+    if (ops->scale_async) {
+        int rc = ops->scale_async(o->target.t, from, to, on_written, o);
+        if (rc == 0)
+            return true;
+        write_end(o, strerror(-rc));
         return false;
     }
-    log_info("scaledobject %s/%s: %s %s scaled from %d to %d replicas (%s: %s)", so_ns(o),
-             o->spec.name, o->spec.target_kind, o->spec.target_name, from, to, source, reason);
-    record_event(o, from, to, source, reason, false);
-    o->desired = to;
-    if (to > from)
-        o->scale_ups++;
-    else
-        o->scale_downs++;
-    return true;
+    char err[256] = "";
+    int rc = ops->scale(o->target.t, to, err, sizeof(err));
+    write_end(o, rc < 0 ? (err[0] ? err : strerror(-rc)) : NULL);
+    return false;
 }
 
 /* ---- applying a round -------------------------------------------------- */
@@ -214,8 +321,9 @@ static void update_conditions(struct as_object *o, const struct keda_decision *d
         cond_set(&o->fallback, "False", "NoFallbackFound");
 }
 
-/* KEDA's poll: getScaledObjectState then RequestScale (spec §4.2, §4.3). */
-static void poll_apply(struct as_object *o, double now)
+/* KEDA's poll: getScaledObjectState then RequestScale (spec §4.2, §4.3).
+ * True when a write is in flight. */
+static bool poll_apply(struct as_object *o, double now)
 {
     struct keda_input in = keda_input_now(o, now);
     struct keda_decision d;
@@ -233,35 +341,36 @@ static void poll_apply(struct as_object *o, double now)
     if (rc < 0) {
         log_error("scaledobject %s/%s: the policy refused its inputs (%s)", so_ns(o),
                   o->spec.name, strerror(-rc));
-        return;
+        return false;
     }
     if (d.error)
         o->errors_total++;
     note_trigger_metrics(o, &d);
-    bool ok = true;
-    if (d.action == KEDA_SCALE && d.replicas != in.current)
-        ok = write_replicas(o, in.current, d.replicas, "keda",
-                            forced ? "ScaleFromZero (requests held)" : d.reason);
-    keda_commit(&o->keda, &d, ok, now);
     update_conditions(o, &d);
     o->decision = d;
     o->has_decision = true;
     if (o->desired < 0)
         o->desired = in.current;
+    if (d.action == KEDA_SCALE && d.replicas != in.current)
+        return write_replicas(o, in.current, d.replicas, "keda",
+                              forced ? "ScaleFromZero (requests held)" : d.reason, now);
+    keda_commit(&o->keda, &d, true, now);
+    return false;
 }
 
-/* The HPA's sync on the External metrics KEDA serves (spec §4.4, §5.2). */
-static void hpa_apply(struct as_object *o, double now)
+/* The HPA's sync on the External metrics KEDA serves (spec §4.4, §5.2).
+ * True when a write is in flight. */
+static bool hpa_apply(struct as_object *o, double now)
 {
     if (!so_hpa_enabled(&o->spec))
-        return;
+        return false;
     struct keda_input in = keda_input_now(o, now);
     struct hpa_sample hs[HPA_METRICS_MAX];
     size_t n = 0;
     const struct formula *f = o->has_formula ? &o->formula : NULL;
     if (keda_hpa_metrics(&o->spec, f, &o->keda, &in, hs, HPA_METRICS_MAX, &n) < 0) {
         log_error("scaledobject %s/%s: cannot compute the HPA's metrics", so_ns(o), o->spec.name);
-        return;
+        return false;
     }
     /* The HPA path counts failures too, and KEDA updates the condition there. */
     if (keda_fallback_active(&o->spec, &o->keda))
@@ -285,28 +394,27 @@ static void hpa_apply(struct as_object *o, double now)
     struct hpa_decision hd;
     if (hpa_sync(&o->hpa, &o->hpa_state, &hi, &hd) < 0) {
         log_error("scaledobject %s/%s: the HPA refused its inputs", so_ns(o), o->spec.name);
-        return;
+        return false;
     }
     o->hpa_decision = hd;
     o->has_hpa_decision = true;
-    if (hd.rescale && hd.replicas != in.current &&
-        write_replicas(o, in.current, hd.replicas, "hpa", hd.reason))
-        hpa_scaled(&o->hpa, &o->hpa_state, in.current, hd.replicas, now);
+    if (hd.rescale && hd.replicas != in.current)
+        return write_replicas(o, in.current, hd.replicas, "hpa", hd.reason, now);
+    return false;
 }
 
 /* ---- query rounds ------------------------------------------------------ */
 
-static void round_end(struct as_object *o)
+/* The round in flight is over (its write too): the hooks hear of it, and a
+ * round that came due meanwhile starts. */
+static void round_finish(struct as_object *o)
 {
-    enum as_round kind = o->round;
     o->round = AS_ROUND_NONE;
-    if (o->as->stopping)
+    if (o->as->stopping || o->removed)
         return;
-    double now = wall_time();
-    if (kind == AS_ROUND_POLL)
-        poll_apply(o, now);
-    else
-        hpa_apply(o, now);
+    const struct as_options *op = &o->as->opts;
+    if (op->on_round)
+        op->on_round(op->hooks_ud, o);
     if (o->poll_due) {
         o->poll_due = false;
         round_begin(o, AS_ROUND_POLL);
@@ -314,6 +422,50 @@ static void round_end(struct as_object *o)
         o->hpa_due = false;
         round_begin(o, AS_ROUND_HPA);
     }
+}
+
+/* Every query (and the target's refresh) of the round has answered. */
+static void round_end(struct as_object *o)
+{
+    if (o->as->stopping || o->removed) {
+        o->round = AS_ROUND_NONE;
+        return;
+    }
+    double now = wall_time();
+    bool writing = false;
+    if (o->target_err[0])
+        log_debug("scaledobject %s/%s: no decision this round: the target's replicas are not "
+                  "known",
+                  so_ns(o), o->spec.name);
+    else if (o->round == AS_ROUND_POLL)
+        writing = poll_apply(o, now);
+    else
+        writing = hpa_apply(o, now);
+    if (!writing)
+        round_finish(o);
+}
+
+static void on_refreshed(void *ud, const char *err)
+{
+    struct as_object *o = ud;
+    if (!o->refreshing)
+        return;
+    o->refreshing = false;
+    if (err) {
+        if (!o->target_err[0])
+            log_warn("scaledobject %s/%s: cannot read %s %s's replicas; no scaling until it can: "
+                     "%s",
+                     so_ns(o), o->spec.name, o->spec.target_kind, o->spec.target_name, err);
+        snprintf(o->target_err, sizeof(o->target_err), "%s", err);
+        o->target_errors++;
+    } else {
+        if (o->target_err[0])
+            log_info("scaledobject %s/%s: %s %s's replicas can be read again", so_ns(o),
+                     o->spec.name, o->spec.target_kind, o->spec.target_name);
+        o->target_err[0] = '\0';
+    }
+    if (--o->pending == 0)
+        round_end(o);
 }
 
 static void on_trigger_done(void *ud, const struct trigger_result *r)
@@ -343,6 +495,24 @@ static void on_trigger_done(void *ud, const struct trigger_result *r)
         round_end(o);
 }
 
+/* Reads the target again (targets behind an API) as part of the round. */
+static void refresh_begin(struct as_object *o)
+{
+    const struct as_target_ops *ops = o->target.ops;
+    if (!ops->refresh)
+        return;
+    o->pending++;
+    o->refreshing = true;
+    int rc = ops->refresh(o->target.t, on_refreshed, o);
+    if (rc < 0) {
+        o->pending--;
+        o->refreshing = false;
+        snprintf(o->target_err, sizeof(o->target_err), "cannot read the target: %s",
+                 strerror(-rc));
+        o->target_errors++;
+    }
+}
+
 static void round_begin(struct as_object *o, enum as_round kind)
 {
     if (o->round != AS_ROUND_NONE) {
@@ -356,6 +526,7 @@ static void round_begin(struct as_object *o, enum as_round kind)
     o->round = kind;
     o->round_started = now;
     o->pending = 1; /* held until every query has started, so none ends the round early */
+    refresh_begin(o);
     for (size_t i = 0; i < o->spec.n_triggers; i++) {
         const struct cfg_trigger *t = &o->cfg->triggers[i];
         struct as_trigger_state *ts = &o->triggers[i];
@@ -403,34 +574,45 @@ static void on_hpa_timer(uv_timer_t *t)
     round_begin(t->data, AS_ROUND_HPA);
 }
 
-int autoscaler_start(struct autoscaler *as)
+/* Starts o's timers (initialized at its first start): the first poll at
+ * once, unless the object is paused without paused-replicas. */
+static void object_arm(struct as_object *o)
 {
-    for (size_t i = 0; i < as->n_objs; i++)
-        if (!as->objs[i].target.ops) {
-            log_error("scaledobject %s/%s has no target", so_ns(&as->objs[i]),
-                      as->objs[i].spec.name);
-            return -EINVAL;
-        }
-    uint64_t hpa_ms = (uint64_t)(as->opts.hpa_sync_period * 1000);
-    for (size_t i = 0; i < as->n_objs; i++) {
-        struct as_object *o = &as->objs[i];
+    struct autoscaler *as = o->as;
+    if (!o->timers_up) {
         uv_timer_init(as->loop, &o->poll_timer);
         uv_timer_init(as->loop, &o->hpa_timer);
         o->poll_timer.data = o->hpa_timer.data = o;
-        if (o->spec.pause.paused && !o->spec.pause.has_paused_replicas) {
-            log_info("scaledobject %s/%s is paused (autoscaling.keda.sh/paused)", so_ns(o),
-                     o->spec.name);
-            continue;
-        }
-        uint64_t poll_ms = (uint64_t)o->spec.polling_interval * 1000;
-        uv_timer_start(&o->poll_timer, on_poll_timer, 0, poll_ms);
-        if (so_hpa_enabled(&o->spec))
-            uv_timer_start(&o->hpa_timer, on_hpa_timer, hpa_ms, hpa_ms);
-        log_info("scaledobject %s/%s: scaling %s %s every %ds (HPA %s every %.0fs), min %d max %d",
-                 so_ns(o), o->spec.name, o->spec.target_kind, o->spec.target_name,
-                 o->spec.polling_interval, o->hpa.name, as->opts.hpa_sync_period,
-                 so_min_replicas(&o->spec), o->hpa.max_replicas);
+        o->timers_up = true;
     }
+    if (o->spec.pause.paused && !o->spec.pause.has_paused_replicas) {
+        log_info("scaledobject %s/%s is paused (autoscaling.keda.sh/paused)", so_ns(o),
+                 o->spec.name);
+        return;
+    }
+    uint64_t hpa_ms = (uint64_t)(as->opts.hpa_sync_period * 1000);
+    uint64_t poll_ms = (uint64_t)o->spec.polling_interval * 1000;
+    uv_timer_start(&o->poll_timer, on_poll_timer, 0, poll_ms);
+    if (so_hpa_enabled(&o->spec))
+        uv_timer_start(&o->hpa_timer, on_hpa_timer, hpa_ms, hpa_ms);
+    log_info("scaledobject %s/%s: scaling %s %s every %ds (HPA %s every %.0fs), min %d max %d",
+             so_ns(o), o->spec.name, o->spec.target_kind, o->spec.target_name,
+             o->spec.polling_interval, o->hpa.name, as->opts.hpa_sync_period,
+             so_min_replicas(&o->spec), o->hpa.max_replicas);
+}
+
+int autoscaler_start(struct autoscaler *as)
+{
+    if (as->started || as->stopping)
+        return as->started ? 0 : -EINVAL;
+    for (size_t i = 0; i < as->n_objs; i++)
+        if (!as->objs[i]->target.ops) {
+            log_error("scaledobject %s/%s has no target", so_ns(as->objs[i]),
+                      as->objs[i]->spec.name);
+            return -EINVAL;
+        }
+    for (size_t i = 0; i < as->n_objs; i++)
+        object_arm(as->objs[i]);
     as->started = true;
     return 0;
 }
@@ -439,7 +621,7 @@ void autoscaler_evaluate_now(struct autoscaler *as, size_t i, bool held)
 {
     if (i >= as->n_objs || !as->started || as->stopping)
         return;
-    struct as_object *o = &as->objs[i];
+    struct as_object *o = as->objs[i];
     if (!uv_is_active((uv_handle_t *)&o->poll_timer))
         return; /* paused */
     o->held_demand = o->held_demand || held;
@@ -450,6 +632,36 @@ void autoscaler_evaluate_now(struct autoscaler *as, size_t i, bool held)
 }
 
 /* ---- stopping ---------------------------------------------------------- */
+
+/* Ends what o has in flight: queries, the target's read and write (their
+ * callbacks will not run), and the round. */
+static void object_quiesce(struct as_object *o)
+{
+    for (size_t k = 0; k < SO_TRIGGERS_MAX; k++)
+        if (o->polls[k]) {
+            trigger_poll_cancel(o->polls[k]);
+            o->polls[k] = NULL;
+        }
+    if ((o->refreshing || o->writing) && o->target.ops && o->target.ops->cancel)
+        o->target.ops->cancel(o->target.t);
+    o->refreshing = o->writing = false;
+    o->round = AS_ROUND_NONE;
+    o->poll_due = o->hpa_due = false;
+    o->pending = 0;
+    if (o->timers_up) {
+        uv_timer_stop(&o->poll_timer);
+        uv_timer_stop(&o->hpa_timer);
+    }
+}
+
+void autoscaler_suspend(struct autoscaler *as)
+{
+    if (!as->started || as->stopping)
+        return;
+    for (size_t i = 0; i < as->n_objs; i++)
+        object_quiesce(as->objs[i]);
+    as->started = false;
+}
 
 static void maybe_stopped(struct autoscaler *as)
 {
@@ -463,8 +675,41 @@ static void maybe_stopped(struct autoscaler *as)
 static void on_timer_closed(uv_handle_t *h)
 {
     struct as_object *o = h->data;
-    o->as->closing--;
-    maybe_stopped(o->as);
+    struct autoscaler *as = o->as;
+    as->closing--;
+    if (--o->closing == 0 && o->removed)
+        free(o);
+    maybe_stopped(as);
+}
+
+/* Closes o's timers (when it has them); true when a close is under way. */
+static bool object_close(struct as_object *o)
+{
+    if (!o->timers_up)
+        return false;
+    o->as->closing += 2;
+    o->closing += 2;
+    uv_close((uv_handle_t *)&o->poll_timer, on_timer_closed);
+    uv_close((uv_handle_t *)&o->hpa_timer, on_timer_closed);
+    o->timers_up = false;
+    return true;
+}
+
+void autoscaler_remove(struct autoscaler *as, struct as_object *o)
+{
+    size_t i = 0;
+    while (i < as->n_objs && as->objs[i] != o)
+        i++;
+    if (i == as->n_objs)
+        return;
+    memmove(&as->objs[i], &as->objs[i + 1], (as->n_objs - i - 1) * sizeof(*as->objs));
+    as->n_objs--;
+    object_quiesce(o);
+    o->removed = true;
+    log_info("scaledobject %s/%s: no longer scaled (%s %s left as it is)", so_ns(o), o->spec.name,
+             o->spec.target_kind, o->spec.target_name);
+    if (!object_close(o))
+        free(o);
 }
 
 static void on_fetcher_closed(struct fetcher *f)
@@ -478,20 +723,10 @@ void autoscaler_stop(struct autoscaler *as, void (*on_stopped)(struct autoscaler
 {
     as->stopping = true;
     as->on_stopped = on_stopped;
-    as->closing = 1; /* held until every close has been asked for */
+    as->closing++; /* held until every close has been asked for */
     for (size_t i = 0; i < as->n_objs; i++) {
-        struct as_object *o = &as->objs[i];
-        for (size_t k = 0; k < SO_TRIGGERS_MAX; k++)
-            if (o->polls[k]) {
-                trigger_poll_cancel(o->polls[k]);
-                o->polls[k] = NULL;
-            }
-        o->round = AS_ROUND_NONE;
-        if (as->started) {
-            as->closing += 2;
-            uv_close((uv_handle_t *)&o->poll_timer, on_timer_closed);
-            uv_close((uv_handle_t *)&o->hpa_timer, on_timer_closed);
-        }
+        object_quiesce(as->objs[i]);
+        object_close(as->objs[i]);
     }
     as->closing++;
     as->fetcher.data = as;
@@ -502,7 +737,5 @@ void autoscaler_stop(struct autoscaler *as, void (*on_stopped)(struct autoscaler
 
 void autoscaler_release(struct autoscaler *as)
 {
-    free(as->objs);
-    as->objs = NULL;
-    as->n_objs = 0;
+    objs_free(as);
 }

@@ -24,7 +24,9 @@
  *     autoscaler_start(&as);
  *     ...
  *     autoscaler_stop(&as, on_stopped);                          // then autoscaler_release
- */
+ * Objects may also come and go at run time (autoscaler_add, autoscaler_remove:
+ * ScaledObjects of a cluster, cluster.h), and the work may be suspended and
+ * started again (leader election) with every object's state kept. */
 #ifndef EBB_AUTOSCALER_AUTOSCALER_H
 #define EBB_AUTOSCALER_AUTOSCALER_H
 
@@ -43,20 +45,40 @@
 
 #define AS_EVENTS_MAX 32 /* recent scale events kept per ScaledObject */
 
-/* Where a ScaledObject's replicas are: a local pool, later a Kubernetes
- * Deployment's scale subresource. Calls are synchronous. */
+/* What an asynchronous target operation gives back: err NULL on success,
+ * else a line for people. Runs from the loop, never inside the call that
+ * started it. */
+typedef void (*as_target_done_cb)(void *ud, const char *err);
+
+/* Where a ScaledObject's replicas are: a local pool, or a Kubernetes
+ * workload's scale subresource (target_k8s.h). The first four are
+ * synchronous; the last three are for targets behind an API and may be
+ * NULL (an in-process pool needs none of them). */
 struct as_target_ops {
     int32_t (*spec_replicas)(void *t);   /* scale.spec.replicas */
     int32_t (*status_replicas)(void *t); /* scale.status.replicas */
     int32_t (*ready_replicas)(void *t);  /* ready pods */
-    /* Writes spec.replicas. 0, or a negative errno with a message in err. */
+    /* Writes spec.replicas. 0, or a negative errno with a message in err.
+     * Unused when scale_async is set. */
     int (*scale)(void *t, int32_t replicas, char *err, size_t errlen);
+    /* Reads the counts again before each decision; done(ud, err) once. A
+     * round whose refresh failed decides nothing: no scaling from a count
+     * that is not known. 0, or a negative errno (done does not run). */
+    int (*refresh)(void *t, as_target_done_cb done, void *ud);
+    /* Writes spec.replicas (from: the count the decision saw); done(ud,
+     * err) once. 0, or a negative errno (done does not run). */
+    int (*scale_async)(void *t, int32_t from, int32_t replicas, as_target_done_cb done, void *ud);
+    /* Forgets the pending done callbacks: the object is going away. */
+    void (*cancel)(void *t);
 };
 
 struct as_target {
     const struct as_target_ops *ops;
     void *t;
 };
+
+struct as_event;
+struct as_object;
 
 struct as_options {
     double hpa_sync_period;     /* seconds, kube-controller-manager's 15 */
@@ -69,6 +91,14 @@ struct as_options {
     void (*local_query)(void *ud, const struct cfg_trigger *t, double now, bool strict,
                         struct trigger_result *out);
     void *local_ud;
+    /* Hooks for other modules, each may be NULL; hooks_ud is theirs.
+     * on_event: a scale event was recorded (written or failed) for the
+     * ScaledObject ns/name: Kubernetes Events plug in here. on_round: a
+     * round of o's ended (its conditions, decision or target may have
+     * changed): status writers plug in here. Neither may remove o. */
+    void (*on_event)(void *ud, const char *ns, const char *name, const struct as_event *e);
+    void (*on_round)(void *ud, struct as_object *o);
+    void *hooks_ud;
 };
 
 void as_options_defaults(struct as_options *o);
@@ -89,7 +119,6 @@ struct as_condition {
 };
 
 /* What the last query of one trigger gave, for status and /metrics. */
-struct as_object;
 struct as_trigger_state {
     struct as_object *obj;    /* its object (the query callback's context) */
     bool polled;
@@ -105,12 +134,22 @@ struct as_trigger_state {
 
 enum as_round { AS_ROUND_NONE, AS_ROUND_POLL, AS_ROUND_HPA };
 
+/* A write of the target's replicas in flight (an asynchronous target). */
+struct as_write {
+    enum as_round kind; /* the round that decided it */
+    int32_t from, to;
+    const char *source;
+    char reason[96];
+    double now;
+};
+
 struct autoscaler;
 
 /* One ScaledObject, live. */
 struct as_object {
     struct autoscaler *as;
-    const struct cfg_scaled_object *cfg; /* borrowed from the configuration */
+    const struct cfg_scaled_object *cfg; /* borrowed: the configuration outlives the object */
+    void *data;                          /* its owner's (autoscaler_add) */
     struct so_spec spec;                 /* a copy; force-activation toggled by evaluate-now */
     bool has_formula;
     struct formula formula;
@@ -128,6 +167,14 @@ struct as_object {
     struct trigger_poll *polls[SO_TRIGGERS_MAX];
     struct keda_sample samples[SO_TRIGGERS_MAX];
     double round_started;
+    bool refreshing;           /* the target's refresh is part of the round in flight */
+    bool writing;              /* the round's write is in flight (o->write) */
+    struct as_write write;
+    char target_err[256];      /* the last failed refresh, "" when the last one worked */
+    uint64_t target_errors;    /* refreshes and writes that failed */
+    bool timers_up;            /* its timers are initialized (at the first start) */
+    bool removed;              /* autoscaler_remove: its handles are closing */
+    int closing;               /* its handles still closing */
 
     struct as_trigger_state triggers[SO_TRIGGERS_MAX];
     bool has_decision;
@@ -145,13 +192,15 @@ struct as_object {
     unsigned n_events;                     /* ever recorded */
 };
 
+#define AS_OBJECTS_MAX 10000 /* ScaledObjects one autoscaler runs */
+
 struct autoscaler {
     uv_loop_t *loop;
-    const struct config *cfg; /* borrowed */
+    const struct config *cfg; /* borrowed; NULL when every object comes from autoscaler_add */
     struct as_options opts;
     struct fetcher fetcher;
-    struct as_object *objs;
-    size_t n_objs;
+    struct as_object **objs; /* n_objs of them, in the order added */
+    size_t n_objs, cap_objs;
     double started_at;
     bool started, stopping;
     unsigned closing; /* handles still closing */
@@ -163,16 +212,41 @@ struct autoscaler {
 };
 
 /* Sets up one as_object per ScaledObject of cfg (which must be valid and
- * outlive the autoscaler). 0 or a negative errno with a message in err. */
+ * outlive the autoscaler). cfg NULL: no object yet (they come from
+ * autoscaler_add, e.g. from a cluster). 0 or a negative errno with a
+ * message in err. */
 int autoscaler_init(struct autoscaler *as, uv_loop_t *loop, const struct config *cfg,
                     const struct as_options *opts, char *err, size_t errlen);
 
-/* Where ScaledObject i scales. Every object needs one before start. */
+/* Adds a ScaledObject at run time: so (valid; it and its configuration
+ * outlive the object) scaling target, with data for its owner. created:
+ * its creationTimestamp (unix seconds; initialCooldownPeriod counts from
+ * it); last_active > 0: status.lastActiveTime as persisted. When the
+ * autoscaler is started, the first poll runs at once. NULL with a message
+ * in err (out of memory, too many objects, a formula that does not
+ * compile). */
+struct as_object *autoscaler_add(struct autoscaler *as, const struct cfg_scaled_object *so,
+                                 struct as_target target, void *data, double created,
+                                 double last_active, char *err, size_t errlen);
+
+/* Removes o: its queries are cancelled, its timers stop and its memory goes
+ * from the loop; the target is not touched (and its pending callbacks are
+ * cancelled). o must not be used after. Not from o's own hooks. */
+void autoscaler_remove(struct autoscaler *as, struct as_object *o);
+
+/* Where ScaledObject i (of cfg) scales. Every object needs one before start. */
 void autoscaler_bind(struct autoscaler *as, size_t i, struct as_target target);
 
 /* Arms the timers; the first poll of every object runs at once. 0 or -EINVAL
- * when an object has no target. */
+ * when an object has no target. May be called again after
+ * autoscaler_suspend: a leader-election callback starts and suspends the
+ * work while the objects and their state stay. */
 int autoscaler_start(struct autoscaler *as);
+
+/* Stops scaling without forgetting anything: timers stop, queries, reads
+ * and writes in flight are cancelled (a write already sent may still land).
+ * autoscaler_start resumes. For a lost leadership. */
+void autoscaler_suspend(struct autoscaler *as);
 
 /* Polls object i now (or as soon as its round in flight ends) and restarts
  * its polling interval from then. held: requests are waiting for a replica
@@ -186,8 +260,9 @@ long autoscaler_find_target(const struct autoscaler *as, const char *target_name
 /* A replica of a target became ready start_to_ready seconds after it started. */
 void autoscaler_observe_ready(struct autoscaler *as, double start_to_ready);
 
-/* Cancels queries, stops timers, closes handles, then on_stopped. Targets
- * are left as they are. */
+/* Cancels queries, stops timers, closes handles, then on_stopped (objects
+ * removed earlier and still closing included). Targets are left as they
+ * are. */
 void autoscaler_stop(struct autoscaler *as, void (*on_stopped)(struct autoscaler *as));
 void autoscaler_release(struct autoscaler *as);
 

@@ -44,7 +44,7 @@ static void evaluate(struct autoscaler *as, struct http_req *req)
         return;
     }
     for (size_t i = 0; i < as->n_objs; i++)
-        if (strcmp(as->objs[i].spec.name, name) == 0) {
+        if (strcmp(as->objs[i]->spec.name, name) == 0) {
             autoscaler_evaluate_now(as, i, false);
             respond_text(req, 202, "polling now\n");
             return;

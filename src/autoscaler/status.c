@@ -156,6 +156,11 @@ static int object_json(struct buf *b, const struct as_object *o, double now)
         err |= buf_appendf(b, ",\"replicas\":%d,\"statusReplicas\":%d,\"readyReplicas\":%d",
                            ops->spec_replicas(o->target.t), ops->status_replicas(o->target.t),
                            ops->ready_replicas(o->target.t));
+    if (o->target_err[0] || o->target_errors) {
+        err |= buf_appendf(b, ",\"errors\":%llu,\"lastError\":",
+                           (unsigned long long)o->target_errors);
+        err |= json_str(b, o->target_err[0] ? o->target_err : NULL);
+    }
     err |= buf_appendf(b, "},\"minReplicaCount\":%d,\"maxReplicaCount\":%d,\"pollingInterval\":%d,"
                           "\"cooldownPeriod\":%d,\"desiredReplicas\":%d,\"lastActiveTime\":",
                        so_min_replicas(&o->spec), o->hpa.max_replicas, o->spec.polling_interval,
@@ -204,7 +209,7 @@ int autoscaler_status_json(const struct autoscaler *as, double now, struct buf *
     for (size_t i = 0; i < as->n_objs; i++) {
         if (i)
             err |= buf_append_str(out, ",");
-        err |= object_json(out, &as->objs[i], now);
+        err |= object_json(out, as->objs[i], now);
     }
     err |= buf_append_str(out, "]}\n");
     return err ? -ENOBUFS : 0;
@@ -215,7 +220,7 @@ int autoscaler_hpa_json(const struct autoscaler *as, double now, struct buf *out
     int err = buf_append_str(out, "{\"items\":[");
     bool first = true;
     for (size_t i = 0; i < as->n_objs; i++) {
-        const struct as_object *o = &as->objs[i];
+        const struct as_object *o = as->objs[i];
         if (!so_hpa_enabled(&o->spec))
             continue; /* KEDA deletes the HPA of a paused object */
         struct kubectl_hpa_row row;
@@ -276,7 +281,7 @@ static int trigger_family(const struct autoscaler *as, struct buf *out, struct b
 {
     int err = prom_family(out, name, type, help);
     for (size_t i = 0; i < as->n_objs; i++) {
-        const struct as_object *o = &as->objs[i];
+        const struct as_object *o = as->objs[i];
         for (size_t k = 0; k < o->spec.n_triggers; k++) {
             const struct as_trigger_state *ts = &o->triggers[k];
             double v;
@@ -313,8 +318,8 @@ static int so_family(const struct autoscaler *as, struct buf *out, struct buf *l
     int err = prom_family(out, name, type, help);
     for (size_t i = 0; i < as->n_objs; i++) {
         buf_reset(lb);
-        err |= labels_so(lb, &as->objs[i]);
-        err |= prom_sample(out, name, lb->data, value(&as->objs[i]));
+        err |= labels_so(lb, as->objs[i]);
+        err |= prom_sample(out, name, lb->data, value(as->objs[i]));
     }
     return err;
 }
@@ -354,7 +359,7 @@ static int empty_family(const struct autoscaler *as, struct buf *out, struct buf
     int err = prom_family(out, name, "counter",
                           "Number of empty responses from upstream (prometheus scaler)");
     for (size_t i = 0; i < as->n_objs; i++) {
-        const struct as_object *o = &as->objs[i];
+        const struct as_object *o = as->objs[i];
         for (size_t k = 0; k < o->spec.n_triggers; k++) {
             const struct cfg_trigger *t = &o->cfg->triggers[k];
             if (!t->is_prometheus)
@@ -383,7 +388,7 @@ static int loop_family(const struct autoscaler *as, struct buf *out, struct buf 
                           "Total deviation (in seconds) between the expected execution time and "
                           "the actual execution time for the scaling loop.");
     for (size_t i = 0; i < as->n_objs; i++) {
-        const struct as_object *o = &as->objs[i];
+        const struct as_object *o = as->objs[i];
         buf_reset(lb);
         err |= buf_append_str(lb, "namespace=\"");
         err |= prom_escape_label(lb, o->cfg->namespace_);
@@ -422,15 +427,15 @@ int autoscaler_metrics(const struct autoscaler *as, struct buf *out)
     for (size_t i = 0; i < as->n_objs; i++) {
         bool seen = false;
         for (size_t k = 0; k < i; k++)
-            seen = seen || strcmp(as->objs[k].cfg->namespace_, as->objs[i].cfg->namespace_) == 0;
+            seen = seen || strcmp(as->objs[k]->cfg->namespace_, as->objs[i]->cfg->namespace_) == 0;
         if (seen)
             continue;
         size_t n = 0;
         for (size_t k = i; k < as->n_objs; k++)
-            n += strcmp(as->objs[k].cfg->namespace_, as->objs[i].cfg->namespace_) == 0;
+            n += strcmp(as->objs[k]->cfg->namespace_, as->objs[i]->cfg->namespace_) == 0;
         buf_reset(&lb);
         err |= buf_append_str(&lb, "namespace=\"");
-        err |= prom_escape_label(&lb, as->objs[i].cfg->namespace_);
+        err |= prom_escape_label(&lb, as->objs[i]->cfg->namespace_);
         err |= buf_append_str(&lb, "\",type=\"scaled_object\"");
         err |= prom_sample(out, "keda_resource_registered_total", lb.data, (double)n);
     }

@@ -30,8 +30,12 @@ static int scale(void *t, int32_t replicas, char *err, size_t errlen)
     return rc;
 }
 
-static const struct as_target_ops pool_ops = {spec_replicas, status_replicas, ready_replicas,
-                                              scale};
+static const struct as_target_ops pool_ops = {
+    .spec_replicas = spec_replicas,
+    .status_replicas = status_replicas,
+    .ready_replicas = ready_replicas,
+    .scale = scale,
+};
 
 struct as_target target_pool(struct pool *p)
 {

@@ -1,6 +1,9 @@
 /* ebb autoscaler: KEDA + HPA for the ScaledObjects in -f files, scaling local
- * pools (LocalDeployment), with a control port for status and metrics; or,
- * with --check, validate the files and print what was understood. */
+ * pools (LocalDeployment), or with --kubernetes for the ScaledObjects of a
+ * cluster (and the files'), scaling workloads through their /scale
+ * subresource; with a control port for status and metrics. With --check,
+ * validate the files and print what was understood. */
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,14 +11,18 @@
 #include <uv.h>
 
 #include "autoscaler/autoscaler.h"
+#include "autoscaler/cluster.h"
 #include "autoscaler/control.h"
 #include "autoscaler/pool.h"
+#include "autoscaler/target_k8s.h"
 #include "autoscaler/target_pool.h"
 #include "base/log.h"
 #include "base/opts.h"
 #include "base/util.h"
 #include "cmd/cmd.h"
 #include "config/config.h"
+#include "k8s/client.h"
+#include "k8s/config.h"
 
 #define FILES_MAX 256
 
@@ -24,14 +31,25 @@ static const char summary[] =
     "trigger's Prometheus query every pollingInterval (0 <-> 1, idle, min, cooldown,\n"
     "fallback) and the HPA's sync every --hpa-sync-period (1 <-> N: AverageValue and\n"
     "Value targets, 10% tolerance, stabilization, behavior policies), exactly as KEDA\n"
-    "and kube-controller-manager decide (docs/scale.md, docs/autoscaler.md). Targets\n"
-    "are LocalDeployments: local processes, started, probed, restarted with back-off\n"
-    "and stopped by ebb, none left behind when it exits. A query returning several\n"
-    "series is summed with a warning (--keda-strict: KEDA's error).\n"
+    "and kube-controller-manager decide (docs/scale.md, docs/autoscaler.md). Without\n"
+    "--kubernetes, targets are LocalDeployments: local processes, started, probed,\n"
+    "restarted with back-off and stopped by ebb, none left behind when it exits. A\n"
+    "query returning several series is summed with a warning (--keda-strict: KEDA's\n"
+    "error).\n"
     "\n"
     "The control port serves /status (JSON: conditions, triggers, replicas, events),\n"
     "/hpa (read by `ebb get hpa`), /metrics (KEDA's names plus ebb_autoscaler_*),\n"
     "/health, and POST /evaluate?scaledobject=NAME (poll now).\n"
+    "\n"
+    "With --kubernetes: the ScaledObjects (keda.sh/v1alpha1) come from the cluster\n"
+    "(--namespace NS, or all namespaces as KEDA's operator), are checked as files are,\n"
+    "and scale their scaleTargetRef through its /scale subresource; their status is\n"
+    "written back as KEDA writes it (conditions, lastActiveTime, originalReplicaCount,\n"
+    "...), the pause annotations are honoured, and a failing API server or Prometheus\n"
+    "never scales anything down. -f files may add ScaledObjects whose targets are\n"
+    "Deployments in their metadata.namespace (or LocalDeployments of the files).\n"
+    "The API server is found as client-go finds it: --kubeconfig FILE, else in-cluster\n"
+    "(KUBERNETES_SERVICE_HOST), else $KUBECONFIG or ~/.kube/config.\n"
     "\n"
     "With --check: validate the files, print what was understood, and exit\n"
     "(0 valid, 1 invalid, 2 usage); --local also requires every target to be a\n"
@@ -41,6 +59,7 @@ static const char epilog[] =
     "examples:\n"
     "  ebb autoscaler --check -f examples/tutorial/values-20-keda.yaml\n"
     "  ebb autoscaler -f examples/local/scaledobject.yaml -f examples/local/deployment.yaml\n"
+    "  ebb autoscaler --kubernetes --namespace default\n"
     "  ebb get hpa -w --server http://127.0.0.1:8080\n";
 
 struct as_cmd {
@@ -55,6 +74,16 @@ struct as_cmd {
     struct pool_hooks hooks;
     uv_signal_t sigterm, sigint;
     unsigned stopping; /* parts still stopping */
+    /* --kubernetes */
+    bool kube;
+    struct k8s_config kcfg;
+    struct fetcher kfetch;
+    struct k8s_client kc;
+    bool kfetch_up;
+    struct cluster cluster;
+    bool cluster_up;
+    struct target_k8s *ktargets; /* the files' ScaledObjects scaling cluster workloads */
+    size_t nktargets;
 };
 
 static void part_stopped(struct as_cmd *c)
@@ -70,9 +99,41 @@ static void on_pool_stopped(struct pool *p)
     part_stopped(p->data);
 }
 
+static void on_kfetch_closed(struct fetcher *f)
+{
+    part_stopped(f->data);
+}
+
+static void on_cluster_closed(struct cluster *cl)
+{
+    struct as_cmd *c = cl->data;
+    c->kfetch.data = c;
+    fetcher_close(&c->kfetch, on_kfetch_closed);
+}
+
+/* The Kubernetes side closes after the control port, which reads the
+ * targets for /status: the cluster's objects, then the client's requests. */
+static void kube_stop(struct as_cmd *c)
+{
+    for (size_t i = 0; i < c->nktargets; i++)
+        target_k8s_release(&c->ktargets[i]);
+    if (c->cluster_up) {
+        c->cluster.data = c;
+        cluster_close(&c->cluster, on_cluster_closed);
+    } else if (c->kfetch_up) {
+        c->kfetch.data = c;
+        fetcher_close(&c->kfetch, on_kfetch_closed);
+    } else {
+        part_stopped(c);
+    }
+}
+
 static void on_control_closed(struct control *ctl)
 {
-    part_stopped(ctl->data);
+    struct as_cmd *c = ctl->data;
+    if (c->kube)
+        kube_stop(c);
+    part_stopped(c);
 }
 
 /* Autoscaling stops first, so nothing scales while the replicas are
@@ -84,6 +145,8 @@ static void on_autoscaler_stopped(struct autoscaler *as)
         pool_stop(&c->pools[i], on_pool_stopped);
     if (c->control_up)
         control_stop(&c->control, on_control_closed);
+    else if (c->kube)
+        kube_stop(c);
     part_stopped(c);
 }
 
@@ -91,7 +154,7 @@ static void stop_all(struct as_cmd *c)
 {
     if (c->stopping)
         return;
-    c->stopping = 1 + (unsigned)c->npools + (c->control_up ? 1 : 0);
+    c->stopping = 1 + (unsigned)c->npools + (c->control_up ? 1 : 0) + (c->kube ? 1 : 0);
     if (c->as_ready)
         autoscaler_stop(&c->as, on_autoscaler_stopped);
     else
@@ -134,8 +197,11 @@ static int start_pools(struct as_cmd *c, const char *log_dir)
         c->pools[i].data = c;
         c->npools++;
     }
-    for (size_t i = 0; i < c->as.n_objs; i++) {
-        const struct cfg_deployment *d = c->cfg.sos[i]->target;
+    for (size_t i = 0; i < c->as.n_objs && c->as.cfg; i++) {
+        const struct cfg_scaled_object *so = c->cfg.sos[i];
+        const struct cfg_deployment *d = so->target;
+        if (!d && c->kube) /* checked without CONFIG_LOCAL: a LocalDeployment if there is one */
+            d = config_find_deployment(&c->cfg, so->namespace_, so->spec.target_name);
         for (size_t k = 0; k < c->npools; k++)
             if (c->pools[k].d == d)
                 autoscaler_bind(&c->as, i, target_pool(&c->pools[k]));
@@ -145,11 +211,89 @@ static int start_pools(struct as_cmd *c, const char *log_dir)
     return 0;
 }
 
+/* Starts or suspends the scaling work, keeping every object's state. With
+ * leader election (a Lease, k8s/lease.h) this is its callback; without it
+ * ebb autoscaler leads from the start. 0 or a negative errno. */
+static int lead(struct as_cmd *c, bool leading)
+{
+    if (!leading) {
+        log_info("not leading: scaling stops (the objects are still watched)");
+        autoscaler_suspend(&c->as);
+        return 0;
+    }
+    int rc = autoscaler_start(&c->as);
+    if (rc == 0 && c->cluster_up)
+        cluster_sync_status(&c->cluster);
+    return rc;
+}
+
+/* The files' ScaledObjects whose targets are not LocalDeployments scale
+ * workloads of the cluster, in their metadata.namespace. */
+static int bind_kube_targets(struct as_cmd *c)
+{
+    if (!c->as.cfg)
+        return 0;
+    c->ktargets = calloc(c->as.n_objs, sizeof(*c->ktargets));
+    if (!c->ktargets && c->as.n_objs)
+        return -1;
+    for (size_t i = 0; i < c->as.n_objs; i++) {
+        struct as_object *o = c->as.objs[i];
+        if (o->target.ops)
+            continue;
+        char err[512];
+        struct target_k8s *t = &c->ktargets[c->nktargets];
+        if (target_k8s_init(t, &c->kc, o->cfg->namespace_, &o->spec, NULL, err, sizeof(err)) < 0) {
+            fprintf(stderr, "ebb autoscaler: scaledobject %s/%s: %s\n", o->cfg->namespace_,
+                    o->spec.name, err);
+            return -1;
+        }
+        c->nktargets++;
+        autoscaler_bind(&c->as, i, target_k8s(t));
+    }
+    return 0;
+}
+
+/* The API server's address and credentials, as client-go finds them. */
+static int kube_config(struct as_cmd *c, const char *kubeconfig)
+{
+    char err[1024];
+    uint64_t now = uv_now(c->loop);
+    int rc = !kubeconfig && getenv("KUBERNETES_SERVICE_HOST")
+                 ? k8s_config_in_cluster(&c->kcfg, NULL, now, err, sizeof(err))
+                 : k8s_config_kubeconfig(&c->kcfg, kubeconfig, now, err, sizeof(err));
+    if (rc < 0) {
+        fprintf(stderr, "ebb autoscaler: %s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
+static int kube_start(struct as_cmd *c, const char *ns)
+{
+    if (fetcher_init(&c->kfetch, c->loop) < 0)
+        return -1;
+    c->kfetch_up = true;
+    k8s_client_init(&c->kc, c->loop, &c->kfetch, &c->kcfg);
+    if (bind_kube_targets(c) < 0)
+        return -1;
+    struct cluster_options co = {.namespace_ = ns};
+    char err[512];
+    if (cluster_init(&c->cluster, c->loop, &c->as, &c->kc, &co, err, sizeof(err)) < 0) {
+        fprintf(stderr, "ebb autoscaler: %s\n", err);
+        return -1;
+    }
+    c->cluster_up = true;
+    log_info("ScaledObjects from %s (%s), %s", c->kcfg.server, c->kcfg.source,
+             ns ? ns : "all namespaces");
+    return cluster_start(&c->cluster) < 0 ? -1 : 0;
+}
+
 static int run(struct as_cmd *c, const struct as_options *ao, const char *host, int port,
-               const char *log_dir)
+               const char *log_dir, const char *ns)
 {
     char err[512];
-    if (autoscaler_init(&c->as, c->loop, &c->cfg, ao, err, sizeof(err)) < 0) {
+    const struct config *cfg = c->kube && c->cfg.n_sos == 0 ? NULL : &c->cfg;
+    if (autoscaler_init(&c->as, c->loop, cfg, ao, err, sizeof(err)) < 0) {
         fprintf(stderr, "ebb autoscaler: %s\n", err);
         return 1;
     }
@@ -172,19 +316,45 @@ static int run(struct as_cmd *c, const struct as_options *ao, const char *host, 
     } else {
         c->control_up = true;
         log_info("control port on http://%s:%d (/status, /hpa, /metrics)", host, port);
-        if (start_pools(c, log_dir) < 0 || autoscaler_start(&c->as) < 0)
+        if (start_pools(c, log_dir) < 0 || (c->kube && kube_start(c, ns) < 0) ||
+            lead(c, true) < 0)
             code = 1;
     }
     if (code)
         stop_all(c);
     uv_run(c->loop, UV_RUN_DEFAULT);
     autoscaler_release(&c->as);
+    if (c->cluster_up)
+        cluster_release(&c->cluster);
+    free(c->ktargets);
     for (size_t i = 0; i < c->npools; i++)
         pool_release(&c->pools[i]);
     free(c->pools);
     if (uv_loop_close(c->loop))
         log_error("event loop closed with handles still open");
     return code;
+}
+
+/* With --kubernetes the files are optional, and their ScaledObjects may
+ * name Deployments of the cluster: checked without CONFIG_LOCAL. */
+static int load_kube_files(struct config *c, const char *const *files, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (config_load_file(c, files[i]) == -ENOMEM) {
+            fprintf(stderr, "ebb autoscaler: out of memory\n");
+            return -ENOMEM;
+        }
+    int errors = config_check(c, 0);
+    struct buf out = BUF_INIT(1u << 20);
+    if (config_format_issues(c, &out) == 0 && out.len)
+        fputs(out.data, stderr);
+    buf_release(&out);
+    if (errors) {
+        fprintf(stderr, "ebb autoscaler: %d error%s in the files; nothing was started\n", errors,
+                errors == 1 ? "" : "s");
+        return -EINVAL;
+    }
+    return 0;
 }
 
 int cmd_autoscaler(int argc, char **argv)
@@ -198,7 +368,8 @@ int cmd_autoscaler(int argc, char **argv)
     as_options_defaults(&ao);
     const char *host = "127.0.0.1", *log_level = "info", *log_dir = NULL;
     int port = 8080, down_window = ao.down_stabilization;
-    bool check = false, local = false;
+    bool check = false, local = false, kube = false;
+    const char *kubeconfig = NULL, *ns = NULL;
     const struct opt opts[] = {
         {"f,file", OPT_LIST, &file_list, "FILE",
          "a manifest file: ScaledObject, TriggerAuthentication, LocalDeployment", 0, 0, NULL},
@@ -218,20 +389,36 @@ int cmd_autoscaler(int argc, char **argv)
          NULL},
         {"log-dir", OPT_STRING, &log_dir, "DIR",
          "replica log files go here (default: each LocalDeployment's logDir)", 0, 0, NULL},
+        {"kubernetes", OPT_FLAG, &kube, NULL,
+         "ScaledObjects from the cluster; targets are workloads' /scale subresources", 0, 0,
+         NULL},
+        {"kubeconfig", OPT_STRING, &kubeconfig, "FILE",
+         "with --kubernetes: the kubeconfig (default: in-cluster, else $KUBECONFIG or "
+         "~/.kube/config)",
+         0, 0, NULL},
+        {"namespace", OPT_STRING, &ns, "NS",
+         "with --kubernetes: watch this namespace only (default: all, as KEDA)", 0, 0, NULL},
         {"check", OPT_FLAG, &check, NULL, "validate the files, print them, and exit", 0, 0, NULL},
         {"local", OPT_FLAG, &local, NULL, "with --check: targets must be LocalDeployments", 0, 0,
          NULL},
         {"log-level", OPT_CHOICE, &log_level, NULL, "log verbosity", 0, 0,
          "error|warning|info|debug"},
     };
-    const struct opts_spec spec = {"ebb autoscaler", "ebb autoscaler -f FILE [-f FILE...] [flags]",
+    const struct opts_spec spec = {"ebb autoscaler",
+                                   "ebb autoscaler -f FILE [-f FILE...] [flags]\n"
+                                   "       ebb autoscaler --kubernetes [--namespace NS] [-f FILE...] "
+                                   "[flags]",
                                    summary, opts, ARRAY_SIZE(opts), epilog};
     int rc = opts_parse(&spec, argc, argv);
     if (rc)
         return rc > 0 ? 0 : 2;
     ao.down_stabilization = down_window;
-    if (file_list.n == 0) {
-        fprintf(stderr, "ebb autoscaler: no manifest: give -f FILE (see --help)\n");
+    if (file_list.n == 0 && !kube) {
+        fprintf(stderr, "ebb autoscaler: no manifest: give -f FILE or --kubernetes (see --help)\n");
+        return 2;
+    }
+    if (!kube && (kubeconfig || ns)) {
+        fprintf(stderr, "ebb autoscaler: --kubeconfig and --namespace need --kubernetes\n");
         return 2;
     }
     enum log_level lvl;
@@ -244,10 +431,14 @@ int cmd_autoscaler(int argc, char **argv)
         return 1;
     c->loop = uv_default_loop();
     int code = 1;
+    c->kube = kube;
     config_init(&c->cfg);
-    if (config_load_run(&c->cfg, file_list.items, file_list.n, "ebb autoscaler") == 0)
-        code = run(c, &ao, host, port, log_dir);
+    int loaded = kube ? load_kube_files(&c->cfg, file_list.items, file_list.n)
+                      : config_load_run(&c->cfg, file_list.items, file_list.n, "ebb autoscaler");
+    if (loaded == 0 && (!kube || kube_config(c, kubeconfig) == 0))
+        code = run(c, &ao, host, port, log_dir, ns);
     config_release(&c->cfg);
+    k8s_config_release(&c->kcfg);
     free(c);
     return code;
 }

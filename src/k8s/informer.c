@@ -24,6 +24,20 @@ static void report(struct k8s_informer *inf, const char *err)
         inf->o.on_error(inf->o.ud, err);
 }
 
+/* The cache key of obj: its name, or "namespace/name" with key_namespace
+ * (an object without a namespace is keyed "/name"). Writes out (cap bytes). */
+static const char *obj_key(const struct k8s_informer *inf, const cJSON *obj, char *out,
+                           size_t cap)
+{
+    const char *name = k8s_obj_name(obj);
+    if (!inf->o.key_namespace)
+        return name;
+    const cJSON *md = cJSON_GetObjectItemCaseSensitive(obj, "metadata");
+    const char *ns = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(md, "namespace"));
+    snprintf(out, cap, "%s/%s", ns ? ns : "", name ? name : "");
+    return out;
+}
+
 static struct k8s_item *find(const struct k8s_item *items, size_t n, const char *name)
 {
     for (size_t i = 0; i < n; i++)
@@ -166,14 +180,16 @@ static int on_event(void *ud, const struct k8s_event *ev)
     snprintf(inf->rv, sizeof(inf->rv), "%s", ev->rv);
     if (ev->type == K8S_BOOKMARK)
         return 0;
+    char key[2 * K8S_NAME_MAX + 2];
+    const char *name = obj_key(inf, ev->object, key, sizeof(key));
     if (ev->type == K8S_DELETED) {
-        struct k8s_item *it = find(inf->items, inf->n, ev->name);
+        struct k8s_item *it = find(inf->items, inf->n, name);
         if (it)
             remove_item(inf, it);
         return 0;
     }
     cJSON *obj = cJSON_Duplicate(ev->object, 1);
-    int rc = obj ? upsert(inf, ev->name, obj) : -ENOMEM;
+    int rc = obj ? upsert(inf, name, obj) : -ENOMEM;
     if (rc < 0) {
         char err[512];
         snprintf(err, sizeof(err), "watch %s: more than %zu objects, or out of memory", inf->path,
@@ -239,7 +255,8 @@ static int apply_list(struct k8s_informer *inf, struct k8s_list *l)
     cJSON *it;
     cJSON_ArrayForEach(it, l->items)
     {
-        fresh[k].name = strdup(k8s_obj_name(it));
+        char key[2 * K8S_NAME_MAX + 2];
+        fresh[k].name = strdup(obj_key(inf, it, key, sizeof(key)));
         fresh[k].obj = cJSON_Duplicate(it, 1);
         if (!fresh[k].name || !fresh[k].obj) {
             items_free(fresh, k + 1);

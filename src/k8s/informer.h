@@ -36,6 +36,10 @@ struct k8s_informer_opts {
     unsigned backoff_max_ms;  /* the wait doubles up to this; 0: 30000 */
     unsigned watch_timeout_s; /* timeoutSeconds asked of the server; 0: 300 */
     size_t max_objects;       /* a bigger list is an error; 0: 10000 */
+    /* Key objects by "namespace/name" instead of name: for a collection
+     * across namespaces, where names collide. The callbacks' name and
+     * k8s_informer_get then take that key. Off: keyed by name, as before. */
+    bool key_namespace;
 };
 
 struct k8s_item {
@@ -72,7 +76,8 @@ int k8s_informer_init(struct k8s_informer *inf, uv_loop_t *loop, struct k8s_clie
                       const struct k8s_informer_opts *opts);
 /* Lists, then watches, until closed. 0, or a negative errno. */
 int k8s_informer_start(struct k8s_informer *inf);
-/* The cached object of that name, or NULL; valid until the next loop turn. */
+/* The cached object of that name (or "namespace/name" with key_namespace),
+ * or NULL; valid until the next loop turn. */
 const cJSON *k8s_informer_get(const struct k8s_informer *inf, const char *name);
 /* Stops listing and watching, frees the cache, and calls on_closed (may be
  * NULL) from the loop; then inf may be freed. Call it before closing the

@@ -70,7 +70,8 @@ static int t_scale(void *t, int32_t n, char *err, size_t errlen)
     return 0;
 }
 
-static const struct as_target_ops fake_ops = {t_spec, t_spec, t_spec, t_scale};
+static const struct as_target_ops fake_ops = {
+    .spec_replicas = t_spec, .status_replicas = t_spec, .ready_replicas = t_spec, .scale = t_scale};
 
 static void on_deadline(uv_timer_t *t)
 {
@@ -205,7 +206,7 @@ static void hpa_scales_up_and_down(void **state)
     setup(f, SO_HEAD "  minReplicaCount: 1\n  maxReplicaCount: 8\n" PROM_TRIGGER, 1, 0.2, 0);
     f->prom.value = 20; /* 20 waiting / target 5 per replica -> 4 replicas */
     assert_true(run_until(f, at_4, 10));
-    assert_string_equal(f->as.objs[0].hpa_decision.reason, "s0-prometheus above target");
+    assert_string_equal(f->as.objs[0]->hpa_decision.reason, "s0-prometheus above target");
     f->prom.value = 0;
     assert_true(run_until(f, at_1, 10)); /* down to minReplicas, never 0 */
     teardown(f);
@@ -220,10 +221,10 @@ static void scales_to_zero_and_back(void **state)
           1, 0.5, 0);
     f->prom.value = 0;
     assert_true(run_until(f, at_0, 10));
-    assert_string_equal(f->as.objs[0].decision.reason, "ScaleToZero");
+    assert_string_equal(f->as.objs[0]->decision.reason, "ScaleToZero");
     f->prom.value = 1;
     assert_true(run_until(f, at_1, 10));
-    assert_string_equal(f->as.objs[0].decision.reason, "ScaleFromZero");
+    assert_string_equal(f->as.objs[0]->decision.reason, "ScaleFromZero");
     teardown(f);
 }
 
@@ -239,7 +240,8 @@ static void evaluate_now_with_held_requests_scales_from_zero(void **state)
     assert_int_equal(f->target.replicas, 0);
     autoscaler_evaluate_now(&f->as, 0, true);
     assert_true(run_until(f, at_1, 3));
-    const struct as_event *e = &f->as.objs[0].events[(f->as.objs[0].n_events - 1) % AS_EVENTS_MAX];
+    const struct as_object *o0 = f->as.objs[0];
+    const struct as_event *e = &o0->events[(o0->n_events - 1) % AS_EVENTS_MAX];
     assert_string_equal(e->reason, "ScaleFromZero (requests held)");
     assert_string_equal(e->source, "keda");
     teardown(f);
@@ -256,13 +258,13 @@ static void prometheus_down_keeps_replicas_then_fallback(void **state)
           2, 0.3, 0);
     f->prom.fail = true;
     assert_true(run_until(f, at_3, 10)); /* fallback: 3 replicas, not 0 */
-    assert_string_equal(f->as.objs[0].fallback.status, "True");
-    assert_true(f->as.objs[0].triggers[0].errors_total >= 3);
-    assert_int_equal(f->as.objs[0].triggers[0].last.attempts, 2); /* one immediate retry */
+    assert_string_equal(f->as.objs[0]->fallback.status, "True");
+    assert_true(f->as.objs[0]->triggers[0].errors_total >= 3);
+    assert_int_equal(f->as.objs[0]->triggers[0].last.attempts, 2); /* one immediate retry */
     f->prom.fail = false;
     f->prom.value = 0;
     assert_true(run_until(f, at_0, 10)); /* recovered: idle goes to zero */
-    assert_string_equal(f->as.objs[0].fallback.status, "False");
+    assert_string_equal(f->as.objs[0]->fallback.status, "False");
     teardown(f);
 }
 
@@ -303,6 +305,92 @@ static void status_and_metrics_say_what_happened(void **state)
     teardown(f);
 }
 
+
+/* Objects at run time (autoscaler_add/remove, as ebb autoscaler
+ * --kubernetes does), the on_event hook, and suspend/start (a lost and a
+ * regained leadership): the other objects keep their state throughout. */
+static struct {
+    int events;
+    char ns[64], name[64];
+} hooked;
+
+static void on_event(void *ud, const char *ns, const char *name, const struct as_event *e)
+{
+    hooked.events++;
+    snprintf(hooked.ns, sizeof(hooked.ns), "%s", ns);
+    snprintf(hooked.name, sizeof(hooked.name), "%s", name);
+}
+
+static struct fake_target second;
+static bool second_at_4(struct fixture *f)
+{
+    return second.replicas == 4 && f->target.replicas == 4;
+}
+static bool both_at_1(struct fixture *f)
+{
+    return second.replicas == 1 && f->target.replicas == 1;
+}
+
+static void objects_come_and_go_at_run_time(void **state)
+{
+    struct fixture *f = &fx;
+    memset(&hooked, 0, sizeof(hooked));
+    setup(f, SO_HEAD "  minReplicaCount: 1\n  maxReplicaCount: 8\n" PROM_TRIGGER, 1, 0.2, 0);
+    f->as.opts.on_event = on_event;
+    f->prom.value = 20;
+    assert_true(run_until(f, at_4, 10));
+    assert_int_equal(hooked.events, 1);
+    assert_string_equal(hooked.ns, "default");
+    assert_string_equal(hooked.name, "so");
+
+    /* A second object arrives: the first keeps its state. */
+    char yaml[2048];
+    snprintf(yaml, sizeof(yaml),
+             "apiVersion: keda.sh/v1alpha1\nkind: ScaledObject\n"
+             "metadata: {name: so2, namespace: team-a}\n"
+             "spec:\n  scaleTargetRef: {name: pool2}\n  minReplicaCount: 1\n"
+             "  maxReplicaCount: 8\n  pollingInterval: 1\n  triggers:\n"
+             "    - type: prometheus\n      metadata:\n"
+             "        serverAddress: http://127.0.0.1:%d\n        query: q\n"
+             "        threshold: '5'\n",
+             f->prom.port);
+    struct config cfg2;
+    config_init(&cfg2);
+    config_load_buffer(&cfg2, "so2.yaml", yaml, strlen(yaml));
+    assert_int_equal(config_check(&cfg2, 0), 0);
+    struct as_object *first = f->as.objs[0];
+    unsigned first_events = first->n_events;
+    second = (struct fake_target){.replicas = 1};
+    char err[256];
+    struct as_object *o2 = autoscaler_add(&f->as, cfg2.sos[0],
+                                          (struct as_target){&fake_ops, &second}, NULL,
+                                          wall_time(), 0, err, sizeof(err));
+    assert_non_null(o2);
+    assert_int_equal(f->as.n_objs, 2);
+    assert_ptr_equal(f->as.objs[0], first);
+    assert_true(run_until(f, second_at_4, 10));
+    assert_int_equal(first->n_events, first_events); /* nothing new for the first */
+    assert_string_equal(hooked.ns, "team-a");
+
+    /* Leadership lost: nothing scales; regained: scaling resumes. */
+    autoscaler_suspend(&f->as);
+    f->prom.value = 0;
+    assert_false(run_until(f, both_at_1, 1.5));
+    assert_int_equal(f->target.replicas, 4);
+    assert_int_equal(second.replicas, 4);
+    assert_int_equal(autoscaler_start(&f->as), 0);
+    assert_true(run_until(f, both_at_1, 10));
+
+    /* The second goes away: its target is left as it is. */
+    autoscaler_remove(&f->as, o2);
+    assert_int_equal(f->as.n_objs, 1);
+    f->prom.value = 20;
+    assert_true(run_until(f, at_4, 10));
+    assert_int_equal(second.replicas, 1);
+    teardown(f);
+    config_release(&cfg2);
+}
+
 int main(void)
 {
     log_set_level(LOG_WARN);
@@ -312,6 +400,7 @@ int main(void)
         cmocka_unit_test(evaluate_now_with_held_requests_scales_from_zero),
         cmocka_unit_test(prometheus_down_keeps_replicas_then_fallback),
         cmocka_unit_test(status_and_metrics_say_what_happened),
+        cmocka_unit_test(objects_come_and_go_at_run_time),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
