@@ -1,5 +1,6 @@
 /* cluster: ScaledObjects from the Kubernetes API. See cluster.h. */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,6 +8,7 @@
 #include "autoscaler/cluster.h"
 #include "base/log.h"
 #include "base/util.h"
+#include "k8s/event.h"
 
 #define KEDA_SOS_PATH "/apis/keda.sh/v1alpha1"
 
@@ -196,10 +198,71 @@ static void on_round(void *ud, struct as_object *o)
         status_write(e, false);
 }
 
+/* ---------- Kubernetes Events ---------- */
+
+__attribute__((format(printf, 4, 5))) static void entry_event(struct cl_entry *e, const char *type,
+                                                               const char *reason,
+                                                               const char *fmt, ...)
+{
+    struct cluster *cl = e->cl;
+    if (!cl->o.events || !cl->as->started)
+        return; /* a follower records nothing: the leader decides, and says so */
+    const cJSON *obj = k8s_informer_get(&cl->inf, e->key);
+    const cJSON *md = cJSON_GetObjectItemCaseSensitive(obj, "metadata");
+    struct k8s_involved inv = {
+        .api_version = "keda.sh/v1alpha1",
+        .kind = "ScaledObject",
+        .name = e->name,
+        .namespace = e->ns,
+        .uid = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(md, "uid")),
+        .resource_version = obj ? k8s_obj_rv(obj) : NULL,
+    };
+    va_list ap;
+    va_start(ap, fmt);
+    k8s_event_vemit(cl->o.events, &inv, type, reason, fmt, ap); /* dropped when rate-limited */
+    va_end(ap);
+}
+
+/* A write of the target's replicas, as KEDA's operator (0 <-> N) and the
+ * HPA controller (the rest) record it. */
+static void on_scale_event(void *ud, const char *ns, const char *name, const struct as_event *ev)
+{
+    struct cluster *cl = ud;
+    char key[sizeof(((struct cl_entry *)0)->key)];
+    snprintf(key, sizeof(key), "%s/%s", ns, name);
+    struct cl_entry *e = cluster_find(cl, key);
+    if (!e || !e->obj)
+        return; /* a file's ScaledObject: no object in the cluster to attach it to */
+    const struct so_spec *sp = &e->obj->spec;
+    const char *kind = sp->target_kind;
+    if (ev->from == 0 && ev->to > 0 && !strcmp(ev->source, "keda"))
+        entry_event(e, ev->failed ? "Warning" : "Normal",
+                    ev->failed ? "KEDAScaleTargetActivationFailed" : "KEDAScaleTargetActivated",
+                    "%s %s %s/%s from %d to %d (%s)", ev->failed ? "Failed to scale" : "Scaled",
+                    kind, e->ns, sp->target_name, ev->from, ev->to, ev->reason);
+    else if (ev->to == 0 && !strcmp(ev->source, "keda"))
+        entry_event(e, ev->failed ? "Warning" : "Normal",
+                    ev->failed ? "KEDAScaleTargetDeactivationFailed" : "KEDAScaleTargetDeactivated",
+                    "%s %s %s/%s from %d to %d (%s)",
+                    ev->failed ? "Failed to deactivate" : "Deactivated", kind, e->ns,
+                    sp->target_name, ev->from, ev->to, ev->reason);
+    else
+        entry_event(e, ev->failed ? "Warning" : "Normal",
+                    ev->failed ? "FailedRescale" : "SuccessfulRescale", "New size: %d; reason: %s",
+                    ev->to, ev->reason);
+}
+
 void cluster_sync_status(struct cluster *cl)
 {
-    for (size_t i = 0; i < cl->n; i++)
-        status_write(cl->entries[i], true);
+    for (size_t i = 0; i < cl->n; i++) {
+        struct cl_entry *e = cl->entries[i];
+        status_write(e, true);
+        /* A new leader takes the objects on, as KEDA's reconciler does. */
+        if (e->obj)
+            entry_event(e, "Normal", "ScaledObjectReady", "ScaledObject is ready for scaling");
+        else if (e->check_failed[0])
+            entry_event(e, "Warning", "ScaledObjectCheckFailed", "%s", e->check_failed);
+    }
 }
 
 /* ---------- entries ---------- */
@@ -236,6 +299,7 @@ static void entry_run(struct cl_entry *e, char *input, double last_active)
     if (entry_decode(e) < 0) {
         cl->invalid++;
         log_error("scaledobject %s is invalid; it is not scaled: %s", e->key, e->check_failed);
+        entry_event(e, "Warning", "ScaledObjectCheckFailed", "%s", e->check_failed);
         return;
     }
     const struct cfg_scaled_object *so = e->cfg.sos[0];
@@ -246,10 +310,12 @@ static void entry_run(struct cl_entry *e, char *input, double last_active)
         snprintf(e->check_failed, sizeof(e->check_failed), "%s", err);
         cl->invalid++;
         log_error("scaledobject %s is not scaled: %s", e->key, err);
+        entry_event(e, "Warning", "ScaledObjectCheckFailed", "%s", e->check_failed);
         return;
     }
     log_info("scaledobject %s: from the cluster, scaling %s %s (%s)", e->key, so->spec.target_kind,
              so->spec.target_name, e->target.path);
+    entry_event(e, "Normal", "ScaledObjectReady", "ScaledObject is ready for scaling");
 }
 
 static double status_last_active(const cJSON *obj)
@@ -392,6 +458,7 @@ int cluster_init(struct cluster *cl, uv_loop_t *loop, struct autoscaler *as, str
     uv_timer_init(loop, &cl->retry);
     cl->retry.data = cl;
     as->opts.on_round = on_round;
+    as->opts.on_event = on_scale_event;
     as->opts.hooks_ud = cl;
     return 0;
 }

@@ -21,7 +21,8 @@
  * read again, at most 5 tries), only when it changed, at most one write per
  * object in flight, a lastActiveTime that alone moved at most every
  * CLUSTER_ACTIVE_WRITE_S, and only while the autoscaler is started (the
- * leader writes). */
+ * leader writes, and records Events; a new leader takes every object on
+ * again: its status, and a ScaledObjectReady or ScaledObjectCheckFailed). */
 #ifndef EBB_AUTOSCALER_CLUSTER_H
 #define EBB_AUTOSCALER_CLUSTER_H
 
@@ -61,8 +62,15 @@ struct cl_entry {
     struct cl_write *w; /* the status write in flight */
 };
 
+struct k8s_events;
+
 struct cluster_options {
     const char *namespace_;                  /* NULL: every namespace, as KEDA's operator */
+    /* Kubernetes Events on the ScaledObjects, as KEDA's operator records
+     * them (ScaledObjectReady, ScaledObjectCheckFailed, KEDAScaleTarget-
+     * Activated/Deactivated(Failed)) and, for the HPA's 1 <-> N writes, the
+     * HPA's SuccessfulRescale/FailedRescale. NULL: none. Not owned. */
+    struct k8s_events *events;
     struct target_k8s_options target;        /* for every target */
     unsigned backoff_min_ms, backoff_max_ms; /* the informer's; 0: its defaults */
 };

@@ -13,6 +13,7 @@
 #include "autoscaler/autoscaler.h"
 #include "autoscaler/cluster.h"
 #include "autoscaler/control.h"
+#include "autoscaler/drain_k8s.h"
 #include "autoscaler/pool.h"
 #include "autoscaler/target_k8s.h"
 #include "autoscaler/target_pool.h"
@@ -23,6 +24,8 @@
 #include "config/config.h"
 #include "k8s/client.h"
 #include "k8s/config.h"
+#include "k8s/event.h"
+#include "k8s/lease.h"
 
 #define FILES_MAX 256
 
@@ -49,7 +52,12 @@ static const char summary[] =
     "never scales anything down. -f files may add ScaledObjects whose targets are\n"
     "Deployments in their metadata.namespace (or LocalDeployments of the files).\n"
     "The API server is found as client-go finds it: --kubeconfig FILE, else in-cluster\n"
-    "(KUBERNETES_SERVICE_HOST), else $KUBECONFIG or ~/.kube/config.\n"
+    "(KUBERNETES_SERVICE_HOST), else $KUBECONFIG or ~/.kube/config. Several replicas\n"
+    "elect a leader on a Lease (ebb-autoscaler): only the leader scales and writes\n"
+    "status; one that loses the Lease exits to be restarted as a follower. Scale\n"
+    "decisions are Kubernetes Events on the ScaledObject (KEDA's reasons). With\n"
+    "--router, each pod's in-flight requests at the router become its\n"
+    "controller.kubernetes.io/pod-deletion-cost before a scale-down.\n"
     "\n"
     "With --check: validate the files, print what was understood, and exit\n"
     "(0 valid, 1 invalid, 2 usage); --local also requires every target to be a\n"
@@ -59,7 +67,7 @@ static const char epilog[] =
     "examples:\n"
     "  ebb autoscaler --check -f examples/tutorial/values-20-keda.yaml\n"
     "  ebb autoscaler -f examples/local/scaledobject.yaml -f examples/local/deployment.yaml\n"
-    "  ebb autoscaler --kubernetes --namespace default\n"
+    "  ebb autoscaler --kubernetes --namespace default --router http://ebb-router.default.svc:80\n"
     "  ebb get hpa -w --server http://127.0.0.1:8080\n";
 
 struct as_cmd {
@@ -81,9 +89,21 @@ struct as_cmd {
     struct k8s_client kc;
     bool kfetch_up;
     struct cluster cluster;
-    bool cluster_up;
+    bool cluster_up, cluster_closed; /* cluster_release once the loop is done */
     struct target_k8s *ktargets; /* the files' ScaledObjects scaling cluster workloads */
     size_t nktargets;
+    const char *ns;         /* --namespace, or NULL for all */
+    const char *router_url; /* --router: in-flight counts for pod deletion costs */
+    struct drain_k8s drain;
+    bool drain_up;
+    struct target_k8s_options target_opts; /* every Kubernetes target's: the drain */
+    struct k8s_events events;
+    bool events_up;
+    bool leader_elect; /* --kubernetes without --no-leader-elect */
+    struct k8s_leader_config lease;
+    struct k8s_leader leader;
+    bool leader_up;
+    int exit_code; /* 1 after losing the lease or a failed start */
 };
 
 static void part_stopped(struct as_cmd *c)
@@ -104,28 +124,66 @@ static void on_kfetch_closed(struct fetcher *f)
     part_stopped(f->data);
 }
 
+static void kube_close_step(struct as_cmd *c);
+
 static void on_cluster_closed(struct cluster *cl)
 {
     struct as_cmd *c = cl->data;
-    c->kfetch.data = c;
-    fetcher_close(&c->kfetch, on_kfetch_closed);
+    c->cluster_closed = true;
+    kube_close_step(c);
+}
+
+static void on_leader_released(void *ud)
+{
+    struct as_cmd *c = ud;
+    c->leader_up = false;
+    kube_close_step(c);
+}
+
+static void on_events_closed(void *ud)
+{
+    struct as_cmd *c = ud;
+    c->events_up = false;
+    kube_close_step(c);
 }
 
 /* The Kubernetes side closes after the control port, which reads the
- * targets for /status: the cluster's objects, then the client's requests. */
+ * targets for /status, one part after the other: the cluster's objects (and
+ * their targets), the drains waiting on them, the Lease (given up, so that
+ * another replica leads at once), the Events in flight, then the client's
+ * requests. */
+static void kube_close_step(struct as_cmd *c)
+{
+    if (c->cluster_up && !c->cluster_closed) {
+        c->cluster.data = c;
+        cluster_close(&c->cluster, on_cluster_closed);
+        return;
+    }
+    if (c->drain_up) {
+        drain_k8s_close(&c->drain);
+        c->drain_up = false;
+    }
+    if (c->leader_up) {
+        k8s_leader_release(&c->leader, on_leader_released, c);
+        return;
+    }
+    if (c->events_up) {
+        k8s_events_close(&c->events, on_events_closed, c);
+        return;
+    }
+    if (c->kfetch_up) {
+        c->kfetch.data = c;
+        fetcher_close(&c->kfetch, on_kfetch_closed);
+        return;
+    }
+    part_stopped(c);
+}
+
 static void kube_stop(struct as_cmd *c)
 {
     for (size_t i = 0; i < c->nktargets; i++)
         target_k8s_release(&c->ktargets[i]);
-    if (c->cluster_up) {
-        c->cluster.data = c;
-        cluster_close(&c->cluster, on_cluster_closed);
-    } else if (c->kfetch_up) {
-        c->kfetch.data = c;
-        fetcher_close(&c->kfetch, on_kfetch_closed);
-    } else {
-        part_stopped(c);
-    }
+    kube_close_step(c);
 }
 
 static void on_control_closed(struct control *ctl)
@@ -214,6 +272,30 @@ static int start_pools(struct as_cmd *c, const char *log_dir)
 /* Starts or suspends the scaling work, keeping every object's state. With
  * leader election (a Lease, k8s/lease.h) this is its callback; without it
  * ebb autoscaler leads from the start. 0 or a negative errno. */
+static int lead(struct as_cmd *c, bool leading);
+
+static void on_lease_started(void *ud)
+{
+    struct as_cmd *c = ud;
+    if (lead(c, true) < 0) {
+        c->exit_code = 1;
+        stop_all(c);
+    }
+}
+
+/* As controller-runtime does: a replica that lost the lease exits, and
+ * Kubernetes starts it again as a follower. */
+static void on_lease_stopped(void *ud)
+{
+    struct as_cmd *c = ud;
+    log_error("lost the lease %s/%s: scaling stops and ebb autoscaler exits (Kubernetes restarts "
+              "it as a follower)",
+              c->lease.namespace, c->lease.name);
+    lead(c, false);
+    c->exit_code = 1;
+    stop_all(c);
+}
+
 static int lead(struct as_cmd *c, bool leading)
 {
     if (!leading) {
@@ -242,7 +324,8 @@ static int bind_kube_targets(struct as_cmd *c)
             continue;
         char err[512];
         struct target_k8s *t = &c->ktargets[c->nktargets];
-        if (target_k8s_init(t, &c->kc, o->cfg->namespace_, &o->spec, NULL, err, sizeof(err)) < 0) {
+        if (target_k8s_init(t, &c->kc, o->cfg->namespace_, &o->spec, &c->target_opts, err,
+                            sizeof(err)) < 0) {
             fprintf(stderr, "ebb autoscaler: scaledobject %s/%s: %s\n", o->cfg->namespace_,
                     o->spec.name, err);
             return -1;
@@ -268,16 +351,27 @@ static int kube_config(struct as_cmd *c, const char *kubeconfig)
     return 0;
 }
 
-static int kube_start(struct as_cmd *c, const char *ns)
+static int kube_start(struct as_cmd *c)
 {
+    const char *ns = c->ns;
+    char err[512];
     if (fetcher_init(&c->kfetch, c->loop) < 0)
         return -1;
     c->kfetch_up = true;
     k8s_client_init(&c->kc, c->loop, &c->kfetch, &c->kcfg);
+    if (k8s_events_init(&c->events, c->loop, &c->kc, "ebb-autoscaler") < 0)
+        return -1;
+    c->events_up = true;
+    if (c->router_url) {
+        if (drain_k8s_init(&c->drain, c->loop, &c->kfetch, &c->kc, c->router_url) < 0)
+            return -1;
+        c->drain_up = true;
+        c->target_opts.before_scale_down = drain_k8s_before_scale_down;
+        c->target_opts.ud = &c->drain;
+    }
     if (bind_kube_targets(c) < 0)
         return -1;
-    struct cluster_options co = {.namespace_ = ns};
-    char err[512];
+    struct cluster_options co = {.namespace_ = ns, .events = &c->events, .target = c->target_opts};
     if (cluster_init(&c->cluster, c->loop, &c->as, &c->kc, &co, err, sizeof(err)) < 0) {
         fprintf(stderr, "ebb autoscaler: %s\n", err);
         return -1;
@@ -285,11 +379,25 @@ static int kube_start(struct as_cmd *c, const char *ns)
     c->cluster_up = true;
     log_info("ScaledObjects from %s (%s), %s", c->kcfg.server, c->kcfg.source,
              ns ? ns : "all namespaces");
-    return cluster_start(&c->cluster) < 0 ? -1 : 0;
+    if (cluster_start(&c->cluster) < 0)
+        return -1;
+    if (!c->leader_elect)
+        return 0;
+    if (!c->lease.namespace)
+        c->lease.namespace = getenv("POD_NAMESPACE") ? getenv("POD_NAMESPACE") : c->kcfg.namespace;
+    if (k8s_leader_start(&c->leader, c->loop, &c->kc, &c->lease, on_lease_started, on_lease_stopped,
+                         c, err, sizeof(err)) < 0) {
+        fprintf(stderr, "ebb autoscaler: leader election: %s\n", err);
+        return -1;
+    }
+    c->leader_up = true;
+    log_info("leader election on the Lease %s/%s: scaling starts once this replica leads",
+             c->lease.namespace, c->lease.name);
+    return 0;
 }
 
 static int run(struct as_cmd *c, const struct as_options *ao, const char *host, int port,
-               const char *log_dir, const char *ns)
+               const char *log_dir)
 {
     char err[512];
     const struct config *cfg = c->kube && c->cfg.n_sos == 0 ? NULL : &c->cfg;
@@ -316,8 +424,8 @@ static int run(struct as_cmd *c, const struct as_options *ao, const char *host, 
     } else {
         c->control_up = true;
         log_info("control port on http://%s:%d (/status, /hpa, /metrics)", host, port);
-        if (start_pools(c, log_dir) < 0 || (c->kube && kube_start(c, ns) < 0) ||
-            lead(c, true) < 0)
+        if (start_pools(c, log_dir) < 0 || (c->kube && kube_start(c) < 0) ||
+            (!c->leader_up && lead(c, true) < 0))
             code = 1;
     }
     if (code)
@@ -332,7 +440,7 @@ static int run(struct as_cmd *c, const struct as_options *ao, const char *host, 
     free(c->pools);
     if (uv_loop_close(c->loop))
         log_error("event loop closed with handles still open");
-    return code;
+    return code ? code : c->exit_code;
 }
 
 /* With --kubernetes the files are optional, and their ScaledObjects may
@@ -369,7 +477,11 @@ int cmd_autoscaler(int argc, char **argv)
     const char *host = "127.0.0.1", *log_level = "info", *log_dir = NULL;
     int port = 8080, down_window = ao.down_stabilization;
     bool check = false, local = false, kube = false;
-    const char *kubeconfig = NULL, *ns = NULL;
+    const char *kubeconfig = NULL, *ns = NULL, *router_url = NULL;
+    bool no_leader_elect = false;
+    struct k8s_leader_config lease = {.name = "ebb-autoscaler"};
+    double lease_s[3] = {K8S_LEASE_DURATION_MS / 1000.0, K8S_LEASE_RENEW_DEADLINE_MS / 1000.0,
+                         K8S_LEASE_RETRY_PERIOD_MS / 1000.0};
     const struct opt opts[] = {
         {"f,file", OPT_LIST, &file_list, "FILE",
          "a manifest file: ScaledObject, TriggerAuthentication, LocalDeployment", 0, 0, NULL},
@@ -398,6 +510,25 @@ int cmd_autoscaler(int argc, char **argv)
          0, 0, NULL},
         {"namespace", OPT_STRING, &ns, "NS",
          "with --kubernetes: watch this namespace only (default: all, as KEDA)", 0, 0, NULL},
+        {"router", OPT_STRING, &router_url, "URL",
+         "with --kubernetes: the ebb router (e.g. http://ebb-router.default.svc:80) whose "
+         "in-flight counts per pod become controller.kubernetes.io/pod-deletion-cost before a "
+         "scale-down, so the least busy pods go",
+         0, 0, NULL},
+        {"no-leader-elect", OPT_FLAG, &no_leader_elect, NULL,
+         "with --kubernetes: scale without holding the Lease (only safe with one replica)", 0, 0,
+         NULL},
+        {"leader-elect-lease", OPT_STRING, &lease.name, "NAME",
+         "with --kubernetes: the coordination.k8s.io Lease the replicas elect a leader on", 0, 0,
+         NULL},
+        {"leader-elect-namespace", OPT_STRING, &lease.namespace, "NS",
+         "the Lease's namespace (default: $POD_NAMESPACE, else the kubeconfig's)", 0, 0, NULL},
+        {"leader-elect-lease-duration", OPT_DOUBLE, &lease_s[0], "SECONDS",
+         "how long a leader that stopped renewing keeps the Lease", 1, 3600, NULL},
+        {"leader-elect-renew-deadline", OPT_DOUBLE, &lease_s[1], "SECONDS",
+         "a leader that could not renew for this long stops leading", 0.5, 3600, NULL},
+        {"leader-elect-retry-period", OPT_DOUBLE, &lease_s[2], "SECONDS",
+         "between two tries to acquire, and between two renewals", 0.1, 3600, NULL},
         {"check", OPT_FLAG, &check, NULL, "validate the files, print them, and exit", 0, 0, NULL},
         {"local", OPT_FLAG, &local, NULL, "with --check: targets must be LocalDeployments", 0, 0,
          NULL},
@@ -417,8 +548,15 @@ int cmd_autoscaler(int argc, char **argv)
         fprintf(stderr, "ebb autoscaler: no manifest: give -f FILE or --kubernetes (see --help)\n");
         return 2;
     }
-    if (!kube && (kubeconfig || ns)) {
-        fprintf(stderr, "ebb autoscaler: --kubeconfig and --namespace need --kubernetes\n");
+    if (!kube && (kubeconfig || ns || router_url || no_leader_elect || lease.namespace ||
+                  strcmp(lease.name, "ebb-autoscaler"))) {
+        fprintf(stderr, "ebb autoscaler: --kubeconfig, --namespace, --router and the leader "
+                        "election flags need --kubernetes\n");
+        return 2;
+    }
+    if (router_url && strncmp(router_url, "http://", 7) && strncmp(router_url, "https://", 8)) {
+        fprintf(stderr, "ebb autoscaler: --router %s: not an http:// or https:// URL\n",
+                router_url);
         return 2;
     }
     enum log_level lvl;
@@ -432,11 +570,18 @@ int cmd_autoscaler(int argc, char **argv)
     c->loop = uv_default_loop();
     int code = 1;
     c->kube = kube;
+    c->ns = ns;
+    c->router_url = router_url;
+    c->leader_elect = kube && !no_leader_elect;
+    c->lease = lease;
+    c->lease.lease_duration_ms = (unsigned)(lease_s[0] * 1000);
+    c->lease.renew_deadline_ms = (unsigned)(lease_s[1] * 1000);
+    c->lease.retry_period_ms = (unsigned)(lease_s[2] * 1000);
     config_init(&c->cfg);
     int loaded = kube ? load_kube_files(&c->cfg, file_list.items, file_list.n)
                       : config_load_run(&c->cfg, file_list.items, file_list.n, "ebb autoscaler");
     if (loaded == 0 && (!kube || kube_config(c, kubeconfig) == 0))
-        code = run(c, &ao, host, port, log_dir, ns);
+        code = run(c, &ao, host, port, log_dir);
     config_release(&c->cfg);
     k8s_config_release(&c->kcfg);
     free(c);

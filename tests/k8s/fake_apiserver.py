@@ -322,8 +322,10 @@ def control(req):
         if r.ok:
             obj["metadata"].setdefault("name", r.name)
             obj["metadata"].setdefault("namespace", r.ns)
-        obj["metadata"].setdefault("uid", str(uuid.uuid4()))
-        obj["metadata"].setdefault("creationTimestamp", now_rfc3339())
+        old = st["objects"].get(key, {}).get("metadata", {})  # an update keeps these
+        obj["metadata"].setdefault("uid", old.get("uid") or str(uuid.uuid4()))
+        obj["metadata"].setdefault("creationTimestamp", old.get("creationTimestamp") or
+                                   now_rfc3339())
         obj = store(key, obj, "MODIFIED" if key in st["objects"] else "ADDED")
         return {"rv": obj["metadata"]["resourceVersion"]}
     if op == "delete_object":

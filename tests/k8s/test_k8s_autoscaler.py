@@ -16,163 +16,28 @@ a status write (read again, retried); a clean SIGTERM exit.
 import json
 import os
 import shutil
-import signal
-import ssl
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import urlsplit, parse_qs
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
 from ebbtest import Process, check, done, free_port, request, wait_until  # noqa: E402
+import k8stest  # noqa: E402
+from k8stest import (FakeAPI, FakeProm, cond, dep_path, put_so, replicas, scale_patches,  # noqa: E402
+                     so_obj, so_path, so_status, stays, stop_clean, wait_replicas)
 
 ebb = os.path.abspath(sys.argv[1])
-here = os.path.dirname(os.path.abspath(__file__))
 tmp = tempfile.mkdtemp(prefix="ebb-k8s-as-")
 TOKEN = "first-token"
 
-# ---------- a fake Prometheus: value per query, or 500 ----------
-
-prom = {"values": {}, "fail": False, "queries": 0}
-
-
-class PromHandler(BaseHTTPRequestHandler):
-    def log_message(self, *a):
-        pass
-
-    def do_GET(self):
-        prom["queries"] += 1
-        q = parse_qs(urlsplit(self.path).query).get("query", [""])[0]
-        if prom["fail"]:
-            body, code = b'{"status":"error","error":"down"}', 500
-        else:
-            v = prom["values"].get(q, 0)
-            body = json.dumps({"status": "success", "data": {"resultType": "vector", "result": [
-                {"metric": {}, "value": [time.time(), str(v)]}]}}).encode()
-            code = 200
-        self.send_response(code)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-
-promsrv = ThreadingHTTPServer(("127.0.0.1", 0), PromHandler)
-promsrv.daemon_threads = True
-threading.Thread(target=promsrv.serve_forever, daemon=True).start()
-PROM = "http://127.0.0.1:%d" % promsrv.server_address[1]
-
-# ---------- the fake API server ----------
-
-api = subprocess.Popen([sys.executable, os.path.join(here, "fake_apiserver.py"), "--dir", tmp,
-                        "--token", TOKEN], stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
-line = api.stdout.readline().decode()
-assert line.startswith("PORT "), line
-APIPORT = int(line.split()[1])
-ctx = ssl.create_default_context(cafile=os.path.join(tmp, "ca.crt"))
-
-
-def ctl(op, **kw):
-    body = json.dumps(dict(op=op, **kw)).encode()
-    req = urllib.request.Request("https://127.0.0.1:%d/_control" % APIPORT, data=body,
-                                 method="POST", headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, context=ctx, timeout=10) as r:
-        return json.loads(r.read())
-
-
-def dep_path(name, ns="default"):
-    return "/apis/apps/v1/namespaces/%s/deployments/%s" % (ns, name)
-
-
-def so_path(name, ns="default"):
-    return "/apis/keda.sh/v1alpha1/namespaces/%s/scaledobjects/%s" % (ns, name)
-
-
-def replicas(name, ns="default"):
-    return ctl("get_object", path=dep_path(name, ns))["obj"]["spec"]["replicas"]
-
-
-def so_status(name, ns="default"):
-    """The status of the ScaledObject NAME-so."""
-    obj = ctl("get_object", path=so_path(name + "-so", ns))["obj"]
-    return (obj or {}).get("status") or {}
-
-
-def cond(st, type_):
-    for c in st.get("conditions", []):
-        if c["type"] == type_:
-            return c
-    return {}
-
-
-def scale_patches(name, ns="default"):
-    return [r for r in ctl("records")["records"]
-            if r["method"] == "PATCH" and r["path"] == dep_path(name, ns) + "/scale"]
-
-
-def so_obj(name, query, ns="default", target=None, annotations=None, **spec):
-    s = {"scaleTargetRef": {"name": target or name}, "pollingInterval": 1,
-         "triggers": [{"type": "prometheus", "metadata": {
-             "serverAddress": PROM, "query": query, "threshold": "5"}}]}
-    s.update(spec)
-    md = {"name": name + "-so", "namespace": ns}
-    if annotations:
-        md["annotations"] = annotations
-    return {"apiVersion": "keda.sh/v1alpha1", "kind": "ScaledObject", "metadata": md, "spec": s}
-
-
-def put_so(obj):
-    md = obj["metadata"]
-    return ctl("put_object", path=so_path(md["name"], md["namespace"]), obj=obj)
-
-
-def wait_replicas(name, n, timeout, what, ns="default"):
-    try:
-        wait_until(lambda: replicas(name, ns) == n, timeout, interval=0.2, what=what)
-        return True
-    except TimeoutError:
-        return False
-
-
-def stays(name, n, seconds, ns="default"):
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        if replicas(name, ns) != n:
-            return False
-        time.sleep(0.2)
-    return True
-
-
-def stop_clean(proc, what):
-    proc.signal(signal.SIGTERM)
-    rc = proc.wait(30)
-    out = proc.output()
-    check(what, rc == 0 and "ERROR: AddressSanitizer" not in out and "runtime error" not in out
-          and "LeakSanitizer" not in out, out[-1500:])
-
-
-kubeconfig = os.path.join(tmp, "kubeconfig")
-with open(kubeconfig, "w") as f:
-    f.write(f"""apiVersion: v1
-kind: Config
-current-context: test
-contexts:
-- name: test
-  context: {{cluster: fake, user: u}}
-clusters:
-- name: fake
-  cluster:
-    server: https://127.0.0.1:{APIPORT}
-    certificate-authority: {tmp}/ca.crt
-users:
-- name: u
-  user:
-    token: {TOKEN}
-""")
+prom = FakeProm()
+PROM = prom.url
+api = FakeAPI(tmp, TOKEN)
+ctl = api.ctl
+kubeconfig = api.kubeconfig
+k8stest.ctl = ctl
+k8stest.PROM = PROM
 
 try:
     # ---------- --help and usage ----------
@@ -213,7 +78,7 @@ try:
           [c["type"] for c in st["conditions"]] == ["Ready", "Active", "Fallback", "Paused"]
           and all(c.get("reason") and c.get("message") for c in st["conditions"]),
           json.dumps(st))
-    prom["values"]["q_web"] = 20
+    prom.values["q_web"] = 20
     check("load: the Deployment's /scale is PATCHed 1 -> 4 (ceil(20/5))",
           wait_replicas("web", 4, 20, "web at 4"), str(replicas("web")))
     p = scale_patches("web")
@@ -226,7 +91,7 @@ try:
           cond(st, "Active").get("status") == "True"
           and cond(st, "Active").get("reason") == "ScalerActive"
           and st.get("lastActiveTime", "").endswith("Z"), json.dumps(st))
-    prom["values"]["q_web"] = 0
+    prom.values["q_web"] = 0
     check("idle: back to minReplicaCount 1 after the stabilization window",
           wait_replicas("web", 1, 30, "web back at 1"), str(replicas("web")))
 
@@ -240,12 +105,12 @@ try:
 
     # ---------- a spec change takes effect ----------
     put_so(so_obj("web", "q_web", minReplicaCount=1, maxReplicaCount=2))
-    prom["values"]["q_web"] = 20
+    prom.values["q_web"] = 20
     check("a spec change (maxReplicaCount 2) takes effect: 1 -> 2, not 4",
           wait_replicas("web", 2, 20, "web at 2") and stays("web", 2, 3), str(replicas("web")))
     check("the spec change restarted that object's state (logged)",
           "default/web-so changed; its state starts again" in asc.output())
-    prom["values"]["q_web"] = 0
+    prom.values["q_web"] = 0
 
     # ---------- scale to zero and from zero, in another namespace ----------
     ctl("add_deployment", name="zero", namespace="team-a", replicas=1)
@@ -263,30 +128,30 @@ try:
     check("the object of namespace team-a got its own status (Active False, original 1)",
           cond(st, "Active").get("status") == "False" and st.get("originalReplicaCount") == 1,
           json.dumps(st))
-    prom["values"]["q_zero"] = 3
+    prom.values["q_zero"] = 3
     check("activity at zero: scaled from zero to 1",
           wait_replicas("zero", 1, 20, "zero at 1", ns="team-a"))
 
     # ---------- the same name in two namespaces ----------
     ctl("add_deployment", name="web", namespace="team-a", replicas=1)
     put_so(so_obj("web", "q_web_a", ns="team-a", minReplicaCount=1, maxReplicaCount=3))
-    prom["values"]["q_web_a"] = 12
+    prom.values["q_web_a"] = 12
     check("team-a/web-so beside default/web-so: each scales its own namespace's web",
           wait_replicas("web", 3, 20, "team-a/web at 3", ns="team-a")
           and not [p for p in scale_patches("web") if json.loads(p["body"])["spec"]["replicas"] == 3],
           "%s %s" % (replicas("web", "team-a"), replicas("web")))
-    prom["values"]["q_web_a"] = 0
+    prom.values["q_web_a"] = 0
 
     # ---------- Prometheus failing: no scale to zero ----------
-    prom["values"]["q_zero"] = 0
-    prom["fail"] = True
+    prom.values["q_zero"] = 0
+    prom.fail = True
     check("Prometheus failing: no scale to zero on errors (cooldown passed twice)",
           stays("zero", 1, 5, ns="team-a"), str(replicas("zero", "team-a")))
     wait_until(lambda: cond(so_status("zero", "team-a"), "Ready").get("reason") == "TriggerError",
                10, what="Ready TriggerError")
     check("status: Ready=False TriggerError while the trigger fails",
           cond(so_status("zero", "team-a"), "Ready").get("status") == "False")
-    prom["fail"] = False
+    prom.fail = False
     check("Prometheus back: idle scales to zero again",
           wait_replicas("zero", 0, 20, "zero at 0 again", ns="team-a"))
 
@@ -303,7 +168,7 @@ try:
           json.dumps(c))
     check("invalid: logged with its namespace/name",
           "scaledobject default/bad-so is invalid" in asc.output())
-    prom["values"]["q_bad"] = 100
+    prom.values["q_bad"] = 100
     check("invalid: nothing scaled", stays("bad", 2, 3) and not scale_patches("bad"))
     bad["spec"]["triggers"][0]["metadata"]["threshold"] = "50"
     put_so(bad)
@@ -317,7 +182,7 @@ try:
                   annotations={"autoscaling.keda.sh/paused-replicas": "3"}))
     check("paused-replicas: 3 -> the target is set to 3",
           wait_replicas("pause", 3, 15, "pause at 3"))
-    prom["values"]["q_pause"] = 25
+    prom.values["q_pause"] = 25
     check("paused-replicas: it stays there whatever the metric", stays("pause", 3, 3))
     st = so_status("pause")
     check("status: Paused=True ScaledObjectPaused and pausedReplicaCount 3",
@@ -339,7 +204,7 @@ try:
     before = [r for r in ctl("records")["records"]
               if r["method"] == "PUT" and r["path"] == so_path("pause-so") + "/status"]
     ctl("bump", path=so_path("pause-so"), times=2)
-    prom["values"]["q_pause"] = 0  # Active True -> False: a status change
+    prom.values["q_pause"] = 0  # Active True -> False: a status change
     wait_until(lambda: cond(so_status("pause"), "Active").get("status") == "False", 20,
                what="pause-so Active=False written despite 409s")
     after = [r for r in ctl("records")["records"]
@@ -350,11 +215,11 @@ try:
     # ---------- the API server failing ----------
     ctl("add_deployment", name="api", replicas=1)
     put_so(so_obj("api", "q_api", minReplicaCount=0, maxReplicaCount=3, cooldownPeriod=2))
-    prom["values"]["q_api"] = 3
+    prom.values["q_api"] = 3
     wait_until(lambda: cond(so_status("api"), "Active").get("status") == "True", 15,
                what="api-so active")
     ctl("set_token", token="rotated-token")  # every request of ebb now gets 401
-    prom["values"]["q_api"] = 0
+    prom.values["q_api"] = 0
     check("401s: no scale to zero while the target cannot be read", stays("api", 1, 5),
           str(replicas("api")))
     check("401s: logged, the informer retrying",
@@ -362,19 +227,19 @@ try:
     ctl("set_token", token=TOKEN)
     check("the token works again: scaling recovers (idle -> 0)",
           wait_replicas("api", 0, 30, "api at 0"))
-    prom["values"]["q_api"] = 3
+    prom.values["q_api"] = 3
     wait_replicas("api", 1, 20, "api at 1")
     for _ in range(20):
         ctl("script", prefix=dep_path("api"), status=500,
             body='{"kind":"Status","apiVersion":"v1","status":"Failure","message":"etcd down",'
                  '"reason":"InternalError","code":500}')
-    prom["values"]["q_api"] = 0
+    prom.values["q_api"] = 0
     check("500s on the target: no scale to zero", stays("api", 1, 4), str(replicas("api")))
     check("500s are logged", "etcd down" in asc.output())
     ctl("cut")
     check("after the 500s and a cut watch, scaling recovers (idle -> 0)",
           wait_replicas("api", 0, 40, "api at 0 again"))
-    prom["values"]["q_api"] = 3
+    prom.values["q_api"] = 3
     check("the objects keep working across the re-list: 0 -> 1",
           wait_replicas("api", 1, 20, "api at 1 again"))
 
@@ -382,7 +247,7 @@ try:
     ctl("delete_object", path=so_path("api-so"))
     time.sleep(1.5)
     n = len(scale_patches("api"))
-    prom["values"]["q_api"] = 50
+    prom.values["q_api"] = 50
     check("deleted: the Deployment is left as it is, and no longer scaled",
           stays("api", 1, 4) and len(scale_patches("api")) == n)
     check("deleted: logged", "default/api-so was deleted" in asc.output())
@@ -416,7 +281,7 @@ spec:
                    "--hpa-sync-period", "1"], name="autoscaler-files")
     wait_until(lambda: request("GET", port2, "/health")[0] == 200, 30, interval=0.1,
                what="the second autoscaler's control port")
-    prom["values"]["q_file"] = 12
+    prom.values["q_file"] = 12
     check("-f with --kubernetes: the file's ScaledObject scales its Deployment 1 -> 3",
           wait_replicas("filedep", 3, 20, "filedep at 3", ns="files"),
           str(replicas("filedep", "files")))
@@ -435,5 +300,5 @@ except Exception:
 finally:
     api.kill()
     api.wait()
-    promsrv.shutdown()
+    prom.shutdown()
     shutil.rmtree(tmp, ignore_errors=True)
