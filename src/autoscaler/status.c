@@ -450,6 +450,10 @@ int autoscaler_metrics(const struct autoscaler *as, struct buf *out)
                      "Writes that raised the scale target's replicas.", v_ups);
     err |= so_family(as, out, &lb, "ebb_autoscaler_scale_downs_total", "counter",
                      "Writes that lowered the scale target's replicas.", v_downs);
+    /* With leader election, the one replica that decides; 1 otherwise. */
+    err |= prom_family(out, "ebb_autoscaler_leading", "gauge",
+                       "1 while this process decides and writes (holds the Lease, or needs none).");
+    err |= prom_sample(out, "ebb_autoscaler_leading", NULL, as->started ? 1 : 0);
     err |= prom_family(out, "ebb_autoscaler_replica_ready_seconds", "histogram",
                        "Time from a replica's start to its first passed readiness probe.");
     err |= prom_histogram_write(out, "ebb_autoscaler_replica_ready_seconds", NULL, NULL,

@@ -50,6 +50,7 @@ def autoscaler(name, *extra, kubeconfig=None):
                  "--leader-elect-lease-duration", "3", "--leader-elect-renew-deadline", "2",
                  "--leader-elect-retry-period", "0.5", "--router", router.url, *extra],
                 name=name, env=dict(os.environ, POD_NAME=name))
+    p.port = port
     wait_until(lambda: request("GET", port, "/health")[0] == 200, 30, interval=0.1,
                what=name + "'s control port")
     return p
@@ -89,6 +90,11 @@ try:
     time.sleep(1)
     check("the follower does not scale (nothing in its log)", not scaled_lines(b),
           "\n".join(scaled_lines(b)))
+    check("/metrics: ebb_autoscaler_leading is 1 on the leader, 0 on the follower",
+          "\nebb_autoscaler_leading 1.0\n" in request("GET", a.port, "/metrics")[2].decode()
+          and "\nebb_autoscaler_leading 0.0\n" in request("GET", b.port, "/metrics")[2].decode(),
+          [l for p in (a, b) for l in request("GET", p.port, "/metrics")[2].decode().splitlines()
+           if "leading" in l])
     check("the follower says it waits for the Lease",
           "scaling starts once this replica leads" in b.output() and "became leader" not in b.output(),
           b.output()[-800:])
