@@ -119,7 +119,7 @@ static int select_instant(struct pq_ctx *c, const struct pq_node *n, bool times,
     int64_t ref = c->t - n->offset, from = ref - c->lim->lookback_ms;
     for (size_t i = 0; i < nss; i++) {
         struct store_sample smp;
-        if (!store_series_before(ss[i], ref, &smp))
+        if (!store_before_cached(c->st, ss[i], ref, &smp))
             continue;
         if (smp.t < from || prom_is_stale_nan(smp.v))
             continue;
@@ -162,7 +162,8 @@ static int eval_matrix(struct pq_ctx *c, const struct pq_node *n, struct pq_val 
     int64_t ref = c->t - sel->offset, from = ref - n->range;
     for (size_t i = 0; i < nss; i++) {
         struct store_iter it;
-        size_t lo = store_iter_seek(&it, ss[i], from), hi = store_series_seek(ss[i], ref + 1);
+        size_t lo = store_seek_cached(c->st, &it, ss[i], from);
+        size_t hi = lo + store_iter_count(&it, ref + 1);
         if (lo >= hi)
             continue;
         if ((err = pq_count_points(c, hi - lo)) != 0)

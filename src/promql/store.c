@@ -318,6 +318,7 @@ void store_release(struct store *s)
         series_free(s, s->series[i]);
     free(s->series);
     free(s->table);
+    free(s->cursors);
     strtab_release(&s->strs);
     struct store_limits l = s->lim;
     memset(s, 0, sizeof(*s));
@@ -616,6 +617,7 @@ static int series_room(struct store *s, struct store_series *se, bool same)
 
 int store_append(struct store *s, const struct prom_label *labels, size_t n, int64_t t_ms, double v)
 {
+    s->gen++;
     struct store_series *se = store_find(s, labels, n);
     int err = 0;
     if (!se && (err = series_create(s, labels, n, &se)) != 0) {
@@ -751,6 +753,21 @@ size_t store_iter_read(struct store_iter *it, struct store_sample *out, size_t n
     return k;
 }
 
+size_t store_iter_count(const struct store_iter *it, int64_t t_ms)
+{
+    const struct store_series *se = it->se;
+    if (it->index >= se->len)
+        return 0;
+    if (t_ms > se->last.t)
+        return se->len - it->index;
+    struct store_iter c = *it;
+    struct store_sample smp;
+    size_t n = 0;
+    while (store_iter_next(&c, &smp) && smp.t < t_ms)
+        n++;
+    return n;
+}
+
 /* The first chunk whose first time is past t_ms, or with at_too at t_ms
  * too (se->nchunks if none). */
 static size_t chunk_after(const struct store_series *se, int64_t t_ms, bool at_too)
@@ -775,6 +792,8 @@ static size_t chunk_after(const struct store_series *se, int64_t t_ms, bool at_t
     return lo;
 }
 
+static size_t iter_until(struct store_iter *it, int64_t t_ms);
+
 size_t store_iter_seek(struct store_iter *it, const struct store_series *se, int64_t t_ms)
 {
     /* Queries ask about recent samples: past the newest costs nothing. */
@@ -786,6 +805,14 @@ size_t store_iter_seek(struct store_iter *it, const struct store_series *se, int
      * the one after it. */
     size_t k = chunk_after(se, t_ms, true);
     iter_at_chunk(it, se, k ? k - 1 : 0);
+    return iter_until(it, t_ms);
+}
+
+/* Decodes from it (its next sample at it->index) to the first sample with
+ * t >= t_ms, which there is, and leaves it pending. Its index. */
+static size_t iter_until(struct store_iter *it, int64_t t_ms)
+{
+    const struct store_series *se = it->se;
     /* The state in locals, which stay in registers: a tight loop. */
     const struct store_chunk *c = &se->chunks[it->chunk];
     struct store_bitr r = it->r;
@@ -828,7 +855,93 @@ struct store_sample store_series_at(const struct store_series *se, size_t i)
     return smp;
 }
 
+/* The newest sample at or before t_ms in chunk k (whose successor starts
+ * after t_ms), decoding from it (at k's start, or at a sample before
+ * t_ms in k), which is left at that sample (it->index its index).
+ * found: it->x is already such a sample. */
+static int iter_before(struct store_iter *it, int64_t t_ms, int found)
+{
+    const struct store_chunk *c = &it->se->chunks[it->chunk];
+    /* The state in locals, which stay in registers: a tight loop. */
+    struct store_bitr r = it->r;
+    struct store_xor x = it->x;
+    uint32_t i = it->i;
+    size_t xi = found ? it->index : it->index - 1;
+    while (i < c->n) {
+        struct store_bitr r2 = r;
+        struct store_xor x2 = x;
+        sample_get(&r2, i, &x2);
+        if (x2.t > t_ms)
+            break;
+        r = r2;
+        x = x2;
+        i++;
+        xi++;
+        found = 1;
+    }
+    it->r = r;
+    it->x = x;
+    it->i = i;
+    it->index = xi;
+    return found;
+}
+
 int store_series_before(const struct store_series *se, int64_t t_ms, struct store_sample *out)
+{
+    return store_before_cached(NULL, se, t_ms, out);
+}
+
+/* s's cursor for se, made if need be; NULL without room for them. */
+static struct store_cursor *cursor_of(struct store *s, const struct store_series *se)
+{
+    if (!s)
+        return NULL;
+    if (!s->cursors) {
+        size_t bytes = STORE_CURSORS * sizeof(struct store_cursor);
+        if (bytes > s->lim.max_bytes - s->bytes || !(s->cursors = calloc(STORE_CURSORS, sizeof(*s->cursors))))
+            return NULL;
+        s->bytes += bytes;
+    }
+    uint64_t h = (uint64_t)(uintptr_t)se * UINT64_C(0x9e3779b97f4a7c15);
+    return &s->cursors[h >> (64 - 12)]; /* STORE_CURSORS */
+}
+
+static bool cursor_valid(const struct store *s, const struct store_cursor *cur,
+                         const struct store_series *se)
+{
+    return cur && cur->se == se && cur->gen == s->gen;
+}
+
+/* The cursor where it is: at sample it->index, decoded (not pending). */
+static void cursor_save(struct store *s, struct store_cursor *cur, const struct store_iter *it)
+{
+    if (!cur || it->chunk > UINT32_MAX || it->index > UINT32_MAX)
+        return;
+    const struct store_chunk *c = &it->se->chunks[it->chunk];
+    *cur = (struct store_cursor){it->se, s->gen, it->x, (uint32_t)it->chunk, it->i,
+                                 (uint32_t)bitr_pos(&it->r, c), (uint32_t)it->index};
+}
+
+/* An iterator at the cursor's sample, decoded (not pending). */
+static void cursor_load(const struct store_cursor *cur, struct store_iter *it)
+{
+    const struct store_chunk *c = &cur->se->chunks[cur->chunk];
+    it->se = cur->se;
+    it->chunk = cur->chunk;
+    it->i = cur->i;
+    it->index = cur->index;
+    it->pending = 0;
+    it->x = cur->x;
+    bitr_init(&it->r, c);
+    it->r.p += cur->pos / 8;
+    if (cur->pos % 8) {
+        bitr_fill(&it->r);
+        bitr_skip(&it->r, cur->pos % 8);
+    }
+}
+
+int store_before_cached(struct store *s, const struct store_series *se, int64_t t_ms,
+                        struct store_sample *out)
 {
     if (!se->len)
         return 0;
@@ -841,25 +954,43 @@ int store_series_before(const struct store_series *se, int64_t t_ms, struct stor
     size_t k = chunk_after(se, t_ms, false);
     if (!k)
         return 0;
+    struct store_cursor *cur = cursor_of(s, se);
     struct store_iter it;
-    iter_at_chunk(&it, se, k - 1);
     int found = 0;
-    while (it.i < se->chunks[k - 1].n) {
-        struct store_xor prev = it.x;
-        iter_step(&it);
-        if (it.x.t > t_ms) {
-            it.x = prev;
-            break;
-        }
+    if (cursor_valid(s, cur, se) && cur->chunk == k - 1 && cur->x.t <= t_ms) {
+        cursor_load(cur, &it);
         found = 1;
+    } else {
+        iter_at_chunk(&it, se, k - 1);
     }
-    if (found)
-        *out = xor_sample(&it.x);
-    return found;
+    if (!iter_before(&it, t_ms, found))
+        return 0;
+    cursor_save(s, cur, &it);
+    *out = xor_sample(&it.x);
+    return 1;
+}
+
+size_t store_seek_cached(struct store *s, struct store_iter *it, const struct store_series *se,
+                         int64_t t_ms)
+{
+    if (!se->len || t_ms > se->last.t)
+        return store_iter_seek(it, se, t_ms);
+    struct store_cursor *cur = cursor_of(s, se);
+    size_t k = chunk_after(se, t_ms, true), start = k ? k - 1 : 0;
+    if (cursor_valid(s, cur, se) && cur->chunk == start && cur->x.t < t_ms) {
+        cursor_load(cur, it);
+        it->index++;
+        iter_until(it, t_ms);
+    } else {
+        store_iter_seek(it, se, t_ms);
+    }
+    cursor_save(s, cur, it);
+    return it->index;
 }
 
 void store_gc(struct store *s, int64_t now_ms)
 {
+    s->gen++;
     int64_t min_t = now_ms - s->lim.retention_ms;
     size_t kept = 0;
     for (size_t i = 0; i < s->nseries; i++) {

@@ -82,6 +82,8 @@ struct store {
     size_t bytes;
     size_t sample_bytes;          /* of bytes, the chunks' */
     uint64_t rejected;            /* appends refused with -ENOSPC */
+    struct store_cursor *cursors; /* STORE_CURSORS, made by the first cached read */
+    uint64_t gen;                 /* changes with every append and gc: cursors older are void */
     struct strtab strs;           /* label names and values, shared by the series */
 };
 
@@ -144,6 +146,32 @@ int store_iter_next(struct store_iter *it, struct store_sample *out);
 
 /* Up to n next samples into out (oldest first); how many there were. */
 size_t store_iter_read(struct store_iter *it, struct store_sample *out, size_t n);
+
+/* Where a cached read of a series left off. A range query reads each series at one
+ * step after the other, each a little later: it goes on from here instead
+ * of decoding the chunk again from its start. */
+struct store_cursor {
+    const struct store_series *se;
+    uint64_t gen;
+    struct store_xor x;  /* sample index, decoded */
+    uint32_t chunk, i;   /* in se->chunks; samples of it decoded */
+    uint32_t pos, index; /* the bit after x; x's index in the series */
+};
+
+/* Cursors a store keeps for cached reads, direct-mapped by series: a
+ * range query over up to a few thousand series mostly finds its own. */
+#define STORE_CURSORS 4096
+
+/* store_iter_seek and store_series_before, going on from where the last
+ * cached read of the series left off when it is before t_ms. The cursors
+ * are s's (counted against max_bytes; without room, reads are uncached). */
+size_t store_seek_cached(struct store *s, struct store_iter *it, const struct store_series *se,
+                         int64_t t_ms);
+int store_before_cached(struct store *s, const struct store_series *se, int64_t t_ms,
+                        struct store_sample *out);
+
+/* How many of the samples from it on are before t_ms (it is unmoved). */
+size_t store_iter_count(const struct store_iter *it, int64_t t_ms);
 
 /* Sample i of a series, 0 the oldest: O(1) for the newest, else it
  * decodes up to one chunk; readers going through samples use an iterator. */
