@@ -165,7 +165,8 @@ static void value_put(unsigned char *buf, uint32_t *pos, struct store_xor *x, ui
 }
 
 /* Decodes sample i of a chunk from r into x (which holds sample i - 1). */
-static inline __attribute__((always_inline)) void sample_get(struct store_bitr *r, uint32_t i, struct store_xor *x)
+static inline __attribute__((always_inline)) void sample_get(struct store_bitr *r, uint32_t i,
+                                                             struct store_xor *x)
 {
     if (i == 0) {
         x->t = (int64_t)bitr_get(r, 64);
@@ -898,7 +899,8 @@ static struct store_cursor *cursor_of(struct store *s, const struct store_series
         return NULL;
     if (!s->cursors) {
         size_t bytes = STORE_CURSORS * sizeof(struct store_cursor);
-        if (bytes > s->lim.max_bytes - s->bytes || !(s->cursors = calloc(STORE_CURSORS, sizeof(*s->cursors))))
+        if (bytes > s->lim.max_bytes - s->bytes ||
+            !(s->cursors = calloc(STORE_CURSORS, sizeof(*s->cursors))))
             return NULL;
         s->bytes += bytes;
     }

@@ -131,7 +131,7 @@ struct store_iter {
     size_t chunk;     /* in se->chunks */
     uint32_t i;       /* samples of the chunk decoded so far */
     struct store_bitr r;
-    size_t index;     /* of the next sample in the series, 0 the oldest */
+    size_t index;     /* of the next sample in the series (of x while pending) */
     struct store_xor x;
     int pending;      /* x is the next sample, already decoded (by a seek) */
 };
@@ -147,9 +147,9 @@ int store_iter_next(struct store_iter *it, struct store_sample *out);
 /* Up to n next samples into out (oldest first); how many there were. */
 size_t store_iter_read(struct store_iter *it, struct store_sample *out, size_t n);
 
-/* Where a cached read of a series left off. A range query reads each series at one
- * step after the other, each a little later: it goes on from here instead
- * of decoding the chunk again from its start. */
+/* Where a cached read of a series left off. A range query reads each
+ * series at one step after the other, each a little later: it goes on
+ * from here instead of decoding the chunk again from its start. */
 struct store_cursor {
     const struct store_series *se;
     uint64_t gen;

@@ -56,7 +56,8 @@ static double pick_value(double prev)
     switch (rnd() % 16) {
     case 0: case 1: case 2: case 3: return prev; /* a repeat: 1 bit */
     case 4: return prom_stale_nan();
-    case 5: return bits_double(UINT64_C(0x7ff8000000000000) | (rnd() & 0xfffffffffffff)); /* a NaN */
+    case 5: /* a NaN, any payload */
+        return bits_double(UINT64_C(0x7ff8000000000000) | (rnd() & 0xfffffffffffff));
     case 6: return rnd() & 1 ? INFINITY : -INFINITY;
     case 7: return rnd() & 1 ? -0.0 : 0.0;
     case 8: return bits_double(rnd() & 0xfffffffffffff); /* a subnormal */
@@ -77,7 +78,7 @@ static int64_t pick_time(int64_t t, int64_t *step)
     case 1: return (int64_t)(u - 1 - rnd() % 5000);         /* older: refused */
     case 2: *step = (int64_t)(rnd() % ((uint64_t)1 << 40)); /* a big jump */ break;
     case 3: *step = (int64_t)(rnd() >> 2);                  /* a distance past 32 bits */ break;
-    case 4: *step = 1 + (int64_t)(rnd() % 3);               /* a negative change of distance */ break;
+    case 4: *step = 1 + (int64_t)(rnd() % 3);               /* a negative change */ break;
     case 5: *step = (int64_t)(rnd() % 5000) + 1;            /* each bucket in turn */ break;
     case 6: case 7: case 8: *step = 1000 + (int64_t)(rnd() % 5) - 2; /* jitter */ break;
     default: break; /* regular: 1 bit */
@@ -223,7 +224,8 @@ static void run_round(const struct round *rd, uint64_t seed)
             int64_t now = t[k] + (int64_t)(rnd() % 150000);
             store_gc(&s, now);
             for (int j = 0; j < NSERIES; j++) {
-                while (refs[j].start < refs[j].n && refs[j].s[refs[j].start].t < now - l.retention_ms)
+                int64_t min_t = now - l.retention_ms;
+                while (refs[j].start < refs[j].n && refs[j].s[refs[j].start].t < min_t)
                     refs[j].start++;
                 struct prom_label lj[] = {{"__name__", names[j]}};
                 check_series(&s, store_find(&s, lj, 1), &refs[j], exact, true);
