@@ -326,8 +326,10 @@ static int pick_series(struct promql_api *a, const struct selectors *sel, int64_
         bool match = sel->n == 0;
         for (size_t j = 0; j < sel->n && !match; j++)
             match = pq_series_matches(se, sel->e[j].root);
-        size_t k = store_series_seek(se, start);
-        if (match && k < se->len && store_series_at(se, k).t <= end)
+        struct store_iter it;
+        struct store_sample smp;
+        if (match && store_iter_seek(&it, se, start) < se->len && store_iter_next(&it, &smp) &&
+            smp.t <= end)
             (*out)[(*n)++] = se;
     }
     return 0;

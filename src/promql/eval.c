@@ -118,10 +118,9 @@ static int select_instant(struct pq_ctx *c, const struct pq_node *n, bool times,
     out->type = PROMQL_VECTOR;
     int64_t ref = c->t - n->offset, from = ref - c->lim->lookback_ms;
     for (size_t i = 0; i < nss; i++) {
-        size_t k = store_series_seek(ss[i], ref + 1);
-        if (!k)
+        struct store_sample smp;
+        if (!store_before_cached(c->st, ss[i], ref, &smp))
             continue;
-        struct store_sample smp = store_series_at(ss[i], k - 1);
         if (smp.t < from || prom_is_stale_nan(smp.v))
             continue;
         double v = times ? (double)smp.t / 1000 : smp.v;
@@ -132,20 +131,17 @@ static int select_instant(struct pq_ctx *c, const struct pq_node *n, bool times,
     return pq_count_points(c, out->vec.n);
 }
 
-/* The samples [lo, hi) of a series without stale markers, copied out of
- * the ring (whose cells are narrow) into the query's memory. SIZE_MAX when
- * memory runs out. */
-static size_t window(struct pq_ctx *c, const struct store_series *se, size_t lo, size_t hi,
-                     struct store_sample **out)
+/* The n samples it is at, without stale markers, decoded out of the
+ * series' chunks into the query's memory. SIZE_MAX when memory runs out. */
+static size_t window(struct pq_ctx *c, struct store_iter *it, size_t n, struct store_sample **out)
 {
-    struct store_sample *p = pq_alloc(c, (hi - lo) * sizeof(*p));
+    struct store_sample *p = pq_alloc(c, n * sizeof(*p));
     if (!p)
         return SIZE_MAX;
-    size_t np = 0;
-    for (size_t k = lo; k < hi; k++) {
-        struct store_sample smp = store_series_at(se, k);
-        if (!prom_is_stale_nan(smp.v))
-            p[np++] = smp;
+    size_t got = store_iter_read(it, p, n), np = 0;
+    for (size_t k = 0; k < got; k++) {
+        if (!prom_is_stale_nan(p[k].v))
+            p[np++] = p[k];
     }
     *out = p;
     return np;
@@ -165,13 +161,15 @@ static int eval_matrix(struct pq_ctx *c, const struct pq_node *n, struct pq_val 
         return PROMQL_ERR_EXEC;
     int64_t ref = c->t - sel->offset, from = ref - n->range;
     for (size_t i = 0; i < nss; i++) {
-        size_t lo = store_series_seek(ss[i], from), hi = store_series_seek(ss[i], ref + 1);
+        struct store_iter it;
+        size_t lo = store_seek_cached(c->st, &it, ss[i], from);
+        size_t hi = lo + store_iter_count(&it, ref + 1);
         if (lo >= hi)
             continue;
         if ((err = pq_count_points(c, hi - lo)) != 0)
             return err;
         struct store_sample *p;
-        size_t np = window(c, ss[i], lo, hi, &p);
+        size_t np = window(c, &it, hi - lo, &p);
         if (np == SIZE_MAX)
             return PROMQL_ERR_EXEC;
         if (np)

@@ -1,4 +1,5 @@
-/* store: bounded per-series ring buffers with a hash index. See store.h. */
+/* store: bounded series of Gorilla-compressed chunks with a hash index.
+ * See store.h; the encoding is described in docs/promql.md. */
 #include "promql/store.h"
 
 #include <errno.h>
@@ -8,76 +9,269 @@
 
 #include "base/util.h"
 
-/* What a series' header counts against max_bytes: a constant, so that the
- * limit admits the same series whatever the struct's layout. */
-#define STORE_SERIES_HEADER_BYTES 64
+/* A chunk's buffer grows this many bytes at a time: a sample of a regular
+ * scrape takes a few bits, so a step lasts many appends, and the newest
+ * chunk wastes at most a step. */
+#define CHUNK_STEP 32
 
-/* A new series starts with room for this many samples; the ring doubles up
- * to max_samples_per_series while the byte limit allows. */
-#define STORE_RING_MIN 8
+/* The most bits a sample takes: a time's 4 + 64, a value's 2 + 5 + 6 + 64
+ * (the first of a chunk, raw, takes 128). */
+#define SAMPLE_BITS_MAX 145
 
-/* A new ring has the bytes that STORE_RING_MIN 16-byte cells would, which
- * hold more narrow cells: room to grow to 32 samples without moving, and
- * without the holes in the heap that freed small rings leave (series are
- * scraped together, so they all grow at once). */
-#define STORE_RING_FIRST_BYTES (STORE_RING_MIN * sizeof(struct store_sample))
+/* store_xor.lead while no XOR has set a window. */
+#define NO_WINDOW 0xff
 
+/* ---- The bit stream: most significant bit first. ---- */
 
-/* The bytes a time needs in se's ring (t0 set): 4 or 8. */
-static unsigned char time_bytes(const struct store_series *se, int64_t t)
+/* Appends the low n bits of v (1 <= n <= 64) at bit *pos of buf, whose bits
+ * from *pos on are zero and which has room for them. */
+static void bits_put(unsigned char *buf, uint32_t *pos, uint64_t v, unsigned n)
 {
-    return se->tbytes == 8 || t < se->t0 || (uint64_t)(t - se->t0) > UINT32_MAX ? 8 : 4;
-}
-
-/* Whether v fits a float exactly, as *bits if so. */
-static bool value_narrow(double v, uint32_t *bits)
-{
-    if (prom_is_stale_nan(v)) {
-        *bits = STORE_STALE_FLOAT_BITS;
-        return true;
+    while (n) {
+        unsigned room = 8 - (*pos & 7), k = n < room ? n : room;
+        unsigned part = (unsigned)(v >> (n - k)) & ((1u << k) - 1);
+        buf[*pos >> 3] |= (unsigned char)(part << (room - k));
+        *pos += k;
+        n -= k;
     }
-    float f = (float)v;
-    double back = (double)f;
-    if (memcmp(&back, &v, sizeof(v)))
-        return false;
-    memcpy(bits, &f, sizeof(*bits));
-    return true;
 }
 
-/* The bytes a value needs in se's ring (v0 set): 0, 4 or 8. Leaving 0, the
- * samples held so far are all v0, which must fit the new cells too. */
-static unsigned char value_bytes(const struct store_series *se, double v)
+static inline uint64_t load_be64(const unsigned char *p)
 {
-    uint32_t bits;
-    if (se->vbytes == 8 || !memcmp(&v, &se->v0, sizeof(v)))
-        return se->vbytes;
-    if (!value_narrow(v, &bits) || (se->vbytes == 0 && !value_narrow(se->v0, &bits)))
-        return 8;
-    return 4;
+    uint64_t w;
+    memcpy(&w, p, sizeof(w));
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    w = __builtin_bswap64(w);
+#endif
+    return w;
 }
 
-/* The cell of sample i (0 the oldest). */
-static size_t ring_index(const struct store_series *se, size_t i)
+/* Reading: the next bits are the top nw of w, then the bytes from p. */
+static inline void bitr_init(struct store_bitr *r, const struct store_chunk *c)
 {
-    size_t k = se->head + i;
-    return k >= se->cap ? k - se->cap : k;
+    r->p = c->buf;
+    r->end = c->buf + c->cap;
+    r->w = 0;
+    r->nw = 0;
 }
 
-/* Writes (t, v) into cell k, which ring_fit made wide enough for them. */
-static void cell_write(struct store_series *se, size_t k, int64_t t, double v)
+/* Tops w up to at least 57 bits, or to the end of the buffer (past which
+ * bits read as zero): eight bytes at once while they are there. */
+static inline void bitr_fill(struct store_bitr *r)
 {
-    if (se->tbytes == 8) {
-        memcpy(se->ring + k * 8, &t, 8);
+    if (r->end - r->p >= 8) {
+        r->w |= load_be64(r->p) >> r->nw;
+        r->p += (63 - r->nw) >> 3;
+        r->nw |= 56;
+        return;
+    }
+    while (r->nw <= 56 && r->p < r->end) {
+        r->w |= (uint64_t)*r->p++ << (56 - r->nw);
+        r->nw += 8;
+    }
+}
+
+/* Drops n (at most 57, nw after a fill) bits. */
+static inline void bitr_skip(struct store_bitr *r, unsigned n)
+{
+    r->w = n < 64 ? r->w << n : 0;
+    r->nw = n < r->nw ? r->nw - n : 0;
+}
+
+/* The next n bits (1 <= n <= 64). */
+static inline uint64_t bitr_get(struct store_bitr *r, unsigned n)
+{
+    if (n > 56) {
+        uint64_t hi = bitr_get(r, 32);
+        return hi << (n - 32) | bitr_get(r, n - 32);
+    }
+    if (r->nw < n)
+        bitr_fill(r);
+    uint64_t v = r->w >> (64 - n);
+    bitr_skip(r, n);
+    return v;
+}
+
+/* The bit a reader is at, from the chunk's start. */
+static size_t bitr_pos(const struct store_bitr *r, const struct store_chunk *c)
+{
+    return (size_t)(r->p - c->buf) * 8 - r->nw;
+}
+
+/* The n-bit two's complement x as a 64-bit one (modulo 2^64). */
+static inline uint64_t sign_extend(uint64_t x, unsigned n)
+{
+    uint64_t m = (uint64_t)1 << (n - 1);
+    return (x ^ m) - m;
+}
+
+/* ---- Samples: Gorilla's delta-of-delta times and XOR'd values. ---- */
+
+/* Appends time t after x's: the change of the distance from the previous
+ * time, in the smallest of the paper's buckets that holds it (1 bit for a
+ * regular interval). Distances are modulo 2^64, so any int64 round-trips. */
+static void time_put(unsigned char *buf, uint32_t *pos, struct store_xor *x, int64_t t)
+{
+    uint64_t dt = (uint64_t)t - (uint64_t)x->t, dod = dt - x->dt;
+    int64_t d = (int64_t)dod;
+    if (d == 0) {
+        bits_put(buf, pos, 0, 1);
+    } else if (d >= -64 && d <= 63) {
+        bits_put(buf, pos, 2, 2);
+        bits_put(buf, pos, dod & 0x7f, 7);
+    } else if (d >= -256 && d <= 255) {
+        bits_put(buf, pos, 6, 3);
+        bits_put(buf, pos, dod & 0x1ff, 9);
+    } else if (d >= -2048 && d <= 2047) {
+        bits_put(buf, pos, 14, 4);
+        bits_put(buf, pos, dod & 0xfff, 12);
     } else {
-        uint32_t dt = (uint32_t)(t - se->t0);
-        memcpy(se->ring + k * 4, &dt, 4);
+        bits_put(buf, pos, 15, 4);
+        bits_put(buf, pos, dod, 64);
     }
-    unsigned char *vals = se->ring + se->cap * se->tbytes;
-    uint32_t bits;
-    if (se->vbytes == 8)
-        memcpy(vals + k * 8, &v, 8);
-    else if (se->vbytes == 4 && value_narrow(v, &bits))
-        memcpy(vals + k * 4, &bits, 4);
+    x->t = t;
+    x->dt = dt;
+}
+
+/* Appends value bits v after x's: XOR'd with the previous value, 1 bit when
+ * they are the same; else the XOR's meaningful bits, in the previous
+ * window when they fit it and that is not dearer, or with a new window. */
+static void value_put(unsigned char *buf, uint32_t *pos, struct store_xor *x, uint64_t v)
+{
+    uint64_t d = v ^ x->v;
+    x->v = v;
+    if (!d) {
+        bits_put(buf, pos, 0, 1);
+        return;
+    }
+    unsigned lead = (unsigned)__builtin_clzll(d), trail = (unsigned)__builtin_ctzll(d);
+    if (lead > 31)
+        lead = 31;
+    unsigned m = 64 - lead - trail;
+    if (x->lead != NO_WINDOW && lead >= x->lead && trail >= x->trail) {
+        unsigned pm = 64 - x->lead - x->trail;
+        if (pm <= m + 11) {
+            bits_put(buf, pos, 2, 2);
+            bits_put(buf, pos, d >> x->trail, pm);
+            return;
+        }
+    }
+    bits_put(buf, pos, 3, 2);
+    bits_put(buf, pos, lead, 5);
+    bits_put(buf, pos, m & 63, 6); /* 64 as 0, which no XOR needs */
+    bits_put(buf, pos, d >> trail, m);
+    x->lead = (unsigned char)lead;
+    x->trail = (unsigned char)trail;
+}
+
+/* Decodes sample i of a chunk from r into x (which holds sample i - 1). */
+static inline __attribute__((always_inline)) void sample_get(struct store_bitr *r, uint32_t i,
+                                                             struct store_xor *x)
+{
+    if (i == 0) {
+        x->t = (int64_t)bitr_get(r, 64);
+        x->v = bitr_get(r, 64);
+        x->dt = 0;
+        x->lead = NO_WINDOW;
+        x->trail = 0;
+        return;
+    }
+    /* The control bits of each part come out of one look at w. */
+    if (r->nw < 57)
+        bitr_fill(r);
+    uint64_t w = r->w, dod = 0;
+    if (!(w >> 63)) {
+        bitr_skip(r, 1);
+    } else if (!(w >> 62 & 1)) {
+        dod = sign_extend(w << 2 >> 57, 7);
+        bitr_skip(r, 9);
+    } else if (!(w >> 61 & 1)) {
+        dod = sign_extend(w << 3 >> 55, 9);
+        bitr_skip(r, 12);
+    } else if (!(w >> 60 & 1)) {
+        dod = sign_extend(w << 4 >> 52, 12);
+        bitr_skip(r, 16);
+    } else {
+        bitr_skip(r, 4);
+        dod = bitr_get(r, 64);
+    }
+    x->dt += dod;
+    x->t = (int64_t)((uint64_t)x->t + x->dt);
+    if (r->nw < 13)
+        bitr_fill(r);
+    w = r->w;
+    if (!(w >> 63)) {
+        bitr_skip(r, 1);
+        return;
+    }
+    if (w >> 62 & 1) {
+        unsigned lead = (unsigned)(w >> 57 & 31), m = (unsigned)(w >> 51 & 63);
+        if (!m)
+            m = 64;
+        x->lead = (unsigned char)lead;
+        x->trail = (unsigned char)(64 - lead - m);
+        bitr_skip(r, 13);
+    } else {
+        bitr_skip(r, 2);
+    }
+    unsigned m = 64 - x->lead - x->trail;
+    x->v ^= bitr_get(r, m) << x->trail;
+}
+
+static struct store_sample xor_sample(const struct store_xor *x)
+{
+    struct store_sample smp = {.t = x->t};
+    memcpy(&smp.v, &x->v, sizeof(smp.v));
+    return smp;
+}
+
+/* The first time of a chunk with samples: its first 64 bits. */
+static int64_t chunk_first_t(const struct store_chunk *c)
+{
+    return (int64_t)load_be64(c->buf);
+}
+
+/* ---- Bytes: everything a series holds is counted against max_bytes. ---- */
+
+/* Counts n more bytes of chunks, if max_bytes allows. 0 or -ENOSPC. */
+static int chunk_bytes_take(struct store *s, size_t n)
+{
+    if (n > s->lim.max_bytes - s->bytes)
+        return -ENOSPC;
+    s->bytes += n;
+    s->sample_bytes += n;
+    return 0;
+}
+
+static void chunk_bytes_give(struct store *s, size_t n)
+{
+    s->bytes -= n;
+    s->sample_bytes -= n;
+}
+
+/* A series' own bytes besides its chunks: its struct with the label pairs,
+ * its own copy of their strings (as it had before they were shared), and
+ * its slot in s->series. */
+static size_t series_bytes(size_t nlabels, size_t strbytes)
+{
+    return sizeof(struct store_series) + nlabels * sizeof(struct prom_label) + strbytes +
+           sizeof(struct store_series *);
+}
+
+static size_t series_strbytes(const struct store_series *se)
+{
+    size_t n = 0;
+    for (size_t j = 0; j < se->nlabels; j++)
+        n += strlen(se->labels[j].name) + strlen(se->labels[j].value) + 2;
+    return n;
+}
+
+/* The samples a chunk holds at most. */
+static uint32_t chunk_limit(const struct store *s)
+{
+    return s->lim.max_samples_per_series < STORE_CHUNK_SAMPLES
+               ? (uint32_t)s->lim.max_samples_per_series
+               : STORE_CHUNK_SAMPLES;
 }
 
 void store_limits_defaults(struct store_limits *l)
@@ -99,15 +293,23 @@ int store_init(struct store *s, const struct store_limits *l)
     return 0;
 }
 
-/* The struct and its label pairs are one allocation; the strings are the
- * store's shared ones. */
+/* Frees a series and gives back the bytes it counted. The struct and its
+ * label pairs are one allocation; the strings are the store's shared ones;
+ * each chunk's buffer is its own. */
 static void series_free(struct store *s, struct store_series *se)
 {
+    size_t bytes = se->chunks_cap * sizeof(struct store_chunk);
+    for (size_t i = 0; i < se->nchunks; i++) {
+        bytes += se->chunks[i].cap;
+        free(se->chunks[i].buf);
+    }
+    chunk_bytes_give(s, bytes);
+    s->bytes -= series_bytes(se->nlabels, series_strbytes(se));
     for (size_t i = 0; i < se->nlabels; i++) {
         strtab_put(&s->strs, se->labels[i].name);
         strtab_put(&s->strs, se->labels[i].value);
     }
-    free(se->ring);
+    free(se->chunks);
     free(se);
 }
 
@@ -117,6 +319,7 @@ void store_release(struct store *s)
         series_free(s, s->series[i]);
     free(s->series);
     free(s->table);
+    free(s->cursors);
     strtab_release(&s->strs);
     struct store_limits l = s->lim;
     memset(s, 0, sizeof(*s));
@@ -196,15 +399,6 @@ static int table_rebuild(struct store *s, size_t want)
     return 0;
 }
 
-/* What a series counts against max_bytes: its header, its label pairs and
- * its own copy of their strings (as it had before they were shared), its
- * ring as if every cell were 16 bytes, and its slot in s->series. */
-static size_t series_bytes(size_t nlabels, size_t strbytes, size_t cap)
-{
-    return STORE_SERIES_HEADER_BYTES + nlabels * sizeof(struct prom_label) + strbytes +
-           cap * sizeof(struct store_sample) + sizeof(struct store_series *);
-}
-
 /* Labels must be sorted by name, without repeats; empty values are skipped. */
 static int labels_check(const struct prom_label *labels, size_t n, size_t *kept, size_t *strbytes)
 {
@@ -225,6 +419,8 @@ static int labels_check(const struct prom_label *labels, size_t n, size_t *kept,
     return 0;
 }
 
+/* Creates the series (no chunk yet) if max_series and max_bytes leave room
+ * for it and its first chunk. */
 static int series_create(struct store *s, const struct prom_label *labels, size_t n,
                          struct store_series **out)
 {
@@ -234,10 +430,9 @@ static int series_create(struct store *s, const struct prom_label *labels, size_
         return err;
     if (kept > UINT32_MAX)
         return -EINVAL;
-    size_t ring = STORE_RING_MIN < s->lim.max_samples_per_series ? STORE_RING_MIN
-                                                                 : s->lim.max_samples_per_series;
-    size_t bytes = series_bytes(kept, strbytes, ring);
-    if (s->nseries >= s->lim.max_series || s->bytes + bytes > s->lim.max_bytes)
+    size_t bytes = series_bytes(kept, strbytes);
+    size_t first = 2 * sizeof(struct store_chunk) + CHUNK_STEP;
+    if (s->nseries >= s->lim.max_series || s->bytes + bytes + first > s->lim.max_bytes)
         return -ENOSPC;
     if (s->nseries + 1 > s->table_cap / 2 && (err = table_rebuild(s, s->nseries + 1)) != 0)
         return err;
@@ -250,158 +445,347 @@ static int series_create(struct store *s, const struct prom_label *labels, size_
         s->series_cap = cap;
     }
     struct store_series *se = calloc(1, sizeof(*se) + kept * sizeof(struct prom_label));
-    size_t room = STORE_RING_FIRST_BYTES / 4;
-    if (room > s->lim.max_samples_per_series)
-        room = s->lim.max_samples_per_series;
-    unsigned char *r = malloc(room * 4);
-    if (!se || !r) {
-        free(se);
-        free(r);
+    if (!se)
         return -ENOMEM;
-    }
-    se->ring = r;
-    se->tbytes = 4;
-    se->vbytes = 0;
     for (size_t i = 0; i < n; i++) {
         if (!labels[i].value[0])
             continue;
-        struct prom_label *l = &se->labels[se->nlabels];
+        struct prom_label *l = &se->labels[se->nlabels++];
         l->name = strtab_get(&s->strs, labels[i].name);
         l->value = strtab_get(&s->strs, labels[i].value);
-        se->nlabels++;
         if (!l->name || !l->value) {
-            series_free(s, se);
+            for (size_t j = 0; j < se->nlabels; j++) {
+                strtab_put(&s->strs, se->labels[j].name);
+                strtab_put(&s->strs, se->labels[j].value);
+            }
+            free(se);
             return -ENOMEM;
         }
     }
-    se->hash = store_labels_hash(labels, n);
-    se->cap = (uint32_t)room;
-    se->counted = (uint32_t)ring;
     s->bytes += bytes;
+    se->hash = store_labels_hash(labels, n);
     s->series[s->nseries++] = se;
     table_put(s->table, s->table_cap, se);
     *out = se;
     return 0;
 }
 
-/* Copies the samples into a new ring of cap cells with these widths, the
- * oldest at 0. 0 or -ENOMEM (the ring is as it was). */
-static int ring_resize(struct store_series *se, size_t cap, unsigned char tbytes,
-                       unsigned char vbytes)
+/* Grows chunk c, CHUNK_STEP bytes at a time, to hold bits bits. 0, -ENOSPC
+ * or -ENOMEM (c is as it was). */
+static int chunk_grow(struct store *s, struct store_chunk *c, size_t bits)
 {
-    unsigned char *r = malloc(cap * (size_t)(tbytes + vbytes));
-    if (!r)
-        return -ENOMEM;
-    struct store_series to = *se;
-    to.ring = r;
-    to.cap = (uint32_t)cap;
-    to.head = 0;
-    to.tbytes = tbytes;
-    to.vbytes = vbytes;
-    for (size_t i = 0; i < se->len; i++) {
-        struct store_sample smp = store_series_at(se, i);
-        cell_write(&to, i, smp.t, smp.v);
-    }
-    free(se->ring);
-    se->ring = r;
-    se->cap = (uint32_t)cap;
-    se->head = 0;
-    se->tbytes = tbytes;
-    se->vbytes = vbytes;
-    return 0;
-}
-
-/* Widens the ring if (t, v) does not fit its cells, to the cells counted
- * (so its bytes never pass what max_bytes counts for it: 16 a cell). Widening
- * costs nothing against max_bytes. 0 or -ENOMEM. */
-static int ring_fit(struct store_series *se, int64_t t, double v)
-{
-    unsigned char tbytes = time_bytes(se, t), vbytes = value_bytes(se, v);
-    if (tbytes == se->tbytes && vbytes == se->vbytes)
+    size_t need = (bits + 7) / 8, cap = c->cap;
+    if (need <= cap)
         return 0;
-    return ring_resize(se, se->counted, tbytes, vbytes);
+    while (cap < need)
+        cap += CHUNK_STEP;
+    if (cap > UINT16_MAX)
+        return -ENOMEM;
+    int err = chunk_bytes_take(s, cap - c->cap);
+    if (err)
+        return err;
+    unsigned char *b = realloc(c->buf, cap);
+    if (!b) {
+        chunk_bytes_give(s, cap - c->cap);
+        return -ENOMEM;
+    }
+    memset(b + c->cap, 0, cap - c->cap);
+    c->buf = b;
+    c->cap = (uint16_t)cap;
+    return 0;
 }
 
-/* Doubles a full ring if the limits allow; 0 if it grew, else the ring stays
- * full and the caller overwrites the oldest sample. */
-static int ring_grow(struct store *s, struct store_series *se)
+/* Gives a closed chunk's unused bytes back. */
+static void chunk_trim(struct store *s, struct store_chunk *c)
 {
-    size_t cap = (size_t)se->counted * 2;
-    if (cap > s->lim.max_samples_per_series)
-        cap = s->lim.max_samples_per_series;
-    size_t extra = (cap - se->counted) * sizeof(struct store_sample);
-    if (cap <= se->counted || s->bytes + extra > s->lim.max_bytes)
-        return -ENOSPC;
-    if (cap > se->cap) {
-        int err = ring_resize(se, cap, se->tbytes, se->vbytes);
-        if (err)
+    size_t used = (c->nbits + 7) / 8;
+    if (used >= c->cap)
+        return;
+    unsigned char *b = realloc(c->buf, used);
+    if (!b)
+        return;
+    chunk_bytes_give(s, c->cap - used);
+    c->buf = b;
+    c->cap = (uint16_t)used;
+}
+
+/* Makes room for one more sample: in the newest chunk, or in a new one
+ * when that is full (closing the full one). 0, -ENOSPC or -ENOMEM. */
+static int chunk_room(struct store *s, struct store_series *se)
+{
+    struct store_chunk *c = se->nchunks ? &se->chunks[se->nchunks - 1] : NULL;
+    if (c && c->n < chunk_limit(s))
+        return chunk_grow(s, c, c->nbits + SAMPLE_BITS_MAX);
+    int err;
+    if (se->nchunks == se->chunks_cap) {
+        size_t cap = se->chunks_cap + se->chunks_cap / 2 + 2;
+        if (cap > UINT32_MAX)
+            return -ENOSPC;
+        if ((err = chunk_bytes_take(s, (cap - se->chunks_cap) * sizeof(struct store_chunk))) != 0)
             return err;
+        struct store_chunk *v = realloc(se->chunks, cap * sizeof(*v));
+        if (!v) {
+            chunk_bytes_give(s, (cap - se->chunks_cap) * sizeof(struct store_chunk));
+            return -ENOMEM;
+        }
+        se->chunks = v;
+        se->chunks_cap = (uint32_t)cap;
+        c = se->nchunks ? &se->chunks[se->nchunks - 1] : NULL;
     }
-    se->counted = (uint32_t)cap;
-    s->bytes += extra;
+    if ((err = chunk_bytes_take(s, CHUNK_STEP)) != 0)
+        return err;
+    unsigned char *b = calloc(1, CHUNK_STEP);
+    if (!b) {
+        chunk_bytes_give(s, CHUNK_STEP);
+        return -ENOMEM;
+    }
+    if (c)
+        chunk_trim(s, c);
+    se->chunks[se->nchunks++] = (struct store_chunk){b, 0, 0, CHUNK_STEP};
     return 0;
+}
+
+/* Appends (t, v) to the newest chunk, which chunk_room made room in. */
+static void chunk_put(struct store_series *se, int64_t t, double v)
+{
+    struct store_chunk *c = &se->chunks[se->nchunks - 1];
+    uint64_t bits;
+    memcpy(&bits, &v, sizeof(bits));
+    if (!c->n) {
+        bits_put(c->buf, &c->nbits, (uint64_t)t, 64);
+        bits_put(c->buf, &c->nbits, bits, 64);
+        se->last = (struct store_xor){t, 0, bits, NO_WINDOW, 0};
+    } else {
+        time_put(c->buf, &c->nbits, &se->last, t);
+        value_put(c->buf, &c->nbits, &se->last, bits);
+    }
+    c->n++;
+}
+
+/* Takes the newest sample out of the newest chunk (for a sample at its
+ * time to replace it), decoding the chunk for the state before it. */
+static void chunk_unput(struct store_series *se)
+{
+    struct store_chunk *c = &se->chunks[se->nchunks - 1];
+    struct store_bitr r;
+    bitr_init(&r, c);
+    for (uint32_t i = 0; i + 1 < c->n; i++)
+        sample_get(&r, i, &se->last);
+    size_t pos = bitr_pos(&r, c);
+    size_t end = (c->nbits + 7) / 8, byte = pos >> 3;
+    if (pos & 7) {
+        c->buf[byte] &= (unsigned char)(0xff00 >> (pos & 7));
+        byte++;
+    }
+    memset(c->buf + byte, 0, end - byte);
+    c->nbits = (uint32_t)pos;
+    c->n--;
+}
+
+/* Drops the k oldest samples; chunks left with none are freed, but never
+ * the newest, which the next sample goes into. */
+static void series_drop(struct store *s, struct store_series *se, size_t k)
+{
+    se->len -= (uint32_t)k;
+    s->nsamples -= k;
+    se->skip += (uint32_t)k;
+    size_t gone = 0;
+    while (gone + 1 < se->nchunks && se->skip >= se->chunks[gone].n) {
+        se->skip -= se->chunks[gone].n;
+        chunk_bytes_give(s, se->chunks[gone].cap);
+        free(se->chunks[gone].buf);
+        gone++;
+    }
+    if (gone) {
+        se->nchunks -= (uint32_t)gone;
+        memmove(se->chunks, se->chunks + gone, se->nchunks * sizeof(*se->chunks));
+    }
+}
+
+/* Room for a sample, or for rewriting the newest (same): past max_bytes
+ * the series' oldest chunk makes room, as a full ring's oldest sample
+ * would; a series with one chunk is refused. */
+static int series_room(struct store *s, struct store_series *se, bool same)
+{
+    for (;;) {
+        struct store_chunk *c = same ? &se->chunks[se->nchunks - 1] : NULL;
+        int err = c ? chunk_grow(s, c, c->nbits + SAMPLE_BITS_MAX) : chunk_room(s, se);
+        if (err != -ENOSPC || se->nchunks < 2)
+            return err;
+        series_drop(s, se, se->chunks[0].n - se->skip);
+    }
 }
 
 int store_append(struct store *s, const struct prom_label *labels, size_t n, int64_t t_ms, double v)
 {
+    s->gen++;
     struct store_series *se = store_find(s, labels, n);
-    if (!se) {
-        int err = series_create(s, labels, n, &se);
+    int err = 0;
+    if (!se && (err = series_create(s, labels, n, &se)) != 0) {
         if (err == -ENOSPC)
             s->rejected++;
-        if (err)
-            return err;
-    }
-    if (!se->len) {
-        se->t0 = t_ms;
-        se->v0 = v;
-    }
-    if (se->len) {
-        int64_t last = store_series_at(se, se->len - 1).t;
-        if (t_ms < last)
-            return -EINVAL;
-        if (t_ms == last) {
-            int err = ring_fit(se, t_ms, v);
-            if (!err)
-                cell_write(se, ring_index(se, se->len - 1), t_ms, v);
-            return err;
-        }
-    }
-    int err = ring_fit(se, t_ms, v);
-    if (err)
         return err;
-    if (se->len == se->counted && ring_grow(s, se) != 0) {
-        /* Full at its limit: the oldest sample makes room. */
-        se->head = se->head + 1 == se->cap ? 0 : se->head + 1;
-        se->len--;
-        s->nsamples--;
     }
-    cell_write(se, ring_index(se, se->len), t_ms, v);
-    se->len++;
-    s->nsamples++;
+    bool same = false;
+    if (se->len) {
+        if (t_ms < se->last.t)
+            return -EINVAL;
+        same = t_ms == se->last.t;
+    }
+    if ((err = series_room(s, se, same)) != 0) {
+        if (err == -ENOSPC)
+            s->rejected++;
+        return err;
+    }
+    if (same) {
+        chunk_unput(se);
+    } else {
+        if (se->len == s->lim.max_samples_per_series)
+            series_drop(s, se, 1); /* the oldest sample makes room */
+        se->len++;
+        s->nsamples++;
+    }
+    chunk_put(se, t_ms, v);
     return 0;
 }
 
-size_t store_series_seek(const struct store_series *se, int64_t t_ms)
+/* ---- Reading. ---- */
+
+/* Decodes the sample after it->x into it->x, into the next chunk at the end
+ * of one. There is one. */
+static inline void iter_step(struct store_iter *it)
 {
-    /* Queries ask about recent samples: gallop back from the newest before
-     * the binary search, so "now" costs a step or two, not a walk through
-     * the whole ring's cache lines. */
-    size_t hi = se->len, step = 1, lo;
-    while (hi > 0 && store_series_at(se, hi - 1).t >= t_ms) {
-        size_t back = step < hi ? step : hi;
-        if (store_series_at(se, hi - back).t < t_ms) {
-            lo = hi - back;
-            goto search;
-        }
-        hi -= back;
-        step *= 2;
+    const struct store_chunk *c = &it->se->chunks[it->chunk];
+    if (it->i == c->n) {
+        c++;
+        it->chunk++;
+        it->i = 0;
+        bitr_init(&it->r, c);
     }
-    return hi;
-search:
+    sample_get(&it->r, it->i, &it->x);
+    it->i++;
+}
+
+/* Positions it at the start of chunk k: past the dropped samples of the
+ * first, the index of the next sample set. */
+static void iter_at_chunk(struct store_iter *it, const struct store_series *se, size_t k)
+{
+    it->se = se;
+    it->chunk = k;
+    it->i = 0;
+    bitr_init(&it->r, &se->chunks[k]);
+    it->pending = 0;
+    it->index = 0;
+    it->x = (struct store_xor){0, 0, 0, NO_WINDOW, 0};
+    for (size_t j = 0; j < k; j++)
+        it->index += se->chunks[j].n;
+    if (k)
+        it->index -= se->skip;
+    else
+        for (uint32_t j = 0; j < se->skip; j++)
+            iter_step(it);
+}
+
+void store_iter_init(struct store_iter *it, const struct store_series *se, size_t i)
+{
+    size_t p = se->skip + i, k = 0;
+    while (k + 1 < se->nchunks && p >= se->chunks[k].n)
+        p -= se->chunks[k++].n;
+    it->se = se;
+    it->chunk = k;
+    it->i = 0;
+    it->pending = 0;
+    it->index = i;
+    it->x = (struct store_xor){0, 0, 0, NO_WINDOW, 0};
+    if (i >= se->len)
+        return;
+    bitr_init(&it->r, &se->chunks[k]);
+    for (size_t j = 0; j < p; j++)
+        iter_step(it);
+}
+
+int store_iter_next(struct store_iter *it, struct store_sample *out)
+{
+    if (it->pending) {
+        it->pending = 0;
+    } else {
+        if (it->index >= it->se->len)
+            return 0;
+        iter_step(it);
+    }
+    it->index++;
+    *out = xor_sample(&it->x);
+    return 1;
+}
+
+size_t store_iter_read(struct store_iter *it, struct store_sample *out, size_t n)
+{
+    size_t k = 0;
+    if (n && it->pending) {
+        it->pending = 0;
+        it->index++;
+        out[k++] = xor_sample(&it->x);
+    }
+    size_t left = it->se->len - it->index;
+    if (n - k > left)
+        n = k + left;
+    if (k == n)
+        return k;
+    /* The state in locals, which stay in registers: a tight loop. */
+    const struct store_chunk *c = &it->se->chunks[it->chunk];
+    struct store_bitr r = it->r;
+    struct store_xor x = it->x;
+    uint32_t i = it->i;
+    it->index += n - k;
+    for (; k < n; k++) {
+        if (i == c->n) {
+            c++;
+            i = 0;
+            bitr_init(&r, c);
+        }
+        sample_get(&r, i++, &x);
+        out[k].t = x.t;
+        memcpy(&out[k].v, &x.v, sizeof(out[k].v));
+    }
+    it->chunk = (size_t)(c - it->se->chunks);
+    it->r = r;
+    it->x = x;
+    it->i = i;
+    return k;
+}
+
+size_t store_iter_count(const struct store_iter *it, int64_t t_ms)
+{
+    const struct store_series *se = it->se;
+    if (it->index >= se->len)
+        return 0;
+    if (t_ms > se->last.t)
+        return se->len - it->index;
+    struct store_iter c = *it;
+    struct store_sample smp;
+    size_t n = 0;
+    while (store_iter_next(&c, &smp) && smp.t < t_ms)
+        n++;
+    return n;
+}
+
+/* The first chunk whose first time is past t_ms, or with at_too at t_ms
+ * too (se->nchunks if none). */
+static size_t chunk_after(const struct store_series *se, int64_t t_ms, bool at_too)
+{
+    /* Queries ask about recent samples: the newest chunks first, as each
+     * look is a cache miss. */
+    size_t lo = 0, hi = se->nchunks;
+    for (int step = 0; step < 2 && hi > 0; step++) {
+        int64_t first = chunk_first_t(&se->chunks[hi - 1]);
+        if (first < t_ms || (first == t_ms && !at_too))
+            return hi;
+        hi--;
+    }
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (store_series_at(se, mid).t < t_ms)
+        int64_t first = chunk_first_t(&se->chunks[mid]);
+        if (first < t_ms || (first == t_ms && !at_too))
             lo = mid + 1;
         else
             hi = mid;
@@ -409,24 +793,218 @@ search:
     return lo;
 }
 
+static size_t iter_until(struct store_iter *it, int64_t t_ms);
+
+size_t store_iter_seek(struct store_iter *it, const struct store_series *se, int64_t t_ms)
+{
+    /* Queries ask about recent samples: past the newest costs nothing. */
+    if (!se->len || t_ms > se->last.t) {
+        store_iter_init(it, se, se->len);
+        return se->len;
+    }
+    /* The sample is in the last chunk starting before t_ms, or first in
+     * the one after it. */
+    size_t k = chunk_after(se, t_ms, true);
+    iter_at_chunk(it, se, k ? k - 1 : 0);
+    return iter_until(it, t_ms);
+}
+
+/* Decodes from it (its next sample at it->index) to the first sample with
+ * t >= t_ms, which there is, and leaves it pending. Its index. */
+static size_t iter_until(struct store_iter *it, int64_t t_ms)
+{
+    const struct store_series *se = it->se;
+    /* The state in locals, which stay in registers: a tight loop. */
+    const struct store_chunk *c = &se->chunks[it->chunk];
+    struct store_bitr r = it->r;
+    struct store_xor x = it->x;
+    uint32_t i = it->i;
+    size_t index = it->index;
+    for (;; index++) {
+        if (i == c->n) {
+            c++;
+            i = 0;
+            bitr_init(&r, c);
+        }
+        sample_get(&r, i++, &x);
+        if (x.t >= t_ms)
+            break;
+    }
+    it->chunk = (size_t)(c - se->chunks);
+    it->r = r;
+    it->x = x;
+    it->i = i;
+    it->index = index;
+    it->pending = 1;
+    return index;
+}
+
+size_t store_series_seek(const struct store_series *se, int64_t t_ms)
+{
+    struct store_iter it;
+    return store_iter_seek(&it, se, t_ms);
+}
+
+struct store_sample store_series_at(const struct store_series *se, size_t i)
+{
+    if (i + 1 == se->len)
+        return xor_sample(&se->last);
+    struct store_iter it;
+    struct store_sample smp = {0, 0};
+    store_iter_init(&it, se, i);
+    store_iter_next(&it, &smp);
+    return smp;
+}
+
+/* The newest sample at or before t_ms in chunk k (whose successor starts
+ * after t_ms), decoding from it (at k's start, or at a sample before
+ * t_ms in k), which is left at that sample (it->index its index).
+ * found: it->x is already such a sample. */
+static int iter_before(struct store_iter *it, int64_t t_ms, int found)
+{
+    const struct store_chunk *c = &it->se->chunks[it->chunk];
+    /* The state in locals, which stay in registers: a tight loop. */
+    struct store_bitr r = it->r;
+    struct store_xor x = it->x;
+    uint32_t i = it->i;
+    size_t xi = found ? it->index : it->index - 1;
+    while (i < c->n) {
+        struct store_bitr r2 = r;
+        struct store_xor x2 = x;
+        sample_get(&r2, i, &x2);
+        if (x2.t > t_ms)
+            break;
+        r = r2;
+        x = x2;
+        i++;
+        xi++;
+        found = 1;
+    }
+    it->r = r;
+    it->x = x;
+    it->i = i;
+    it->index = xi;
+    return found;
+}
+
+int store_series_before(const struct store_series *se, int64_t t_ms, struct store_sample *out)
+{
+    return store_before_cached(NULL, se, t_ms, out);
+}
+
+/* s's cursor for se, made if need be; NULL without room for them. */
+static struct store_cursor *cursor_of(struct store *s, const struct store_series *se)
+{
+    if (!s)
+        return NULL;
+    if (!s->cursors) {
+        size_t bytes = STORE_CURSORS * sizeof(struct store_cursor);
+        if (bytes > s->lim.max_bytes - s->bytes ||
+            !(s->cursors = calloc(STORE_CURSORS, sizeof(*s->cursors))))
+            return NULL;
+        s->bytes += bytes;
+    }
+    uint64_t h = (uint64_t)(uintptr_t)se * UINT64_C(0x9e3779b97f4a7c15);
+    return &s->cursors[h >> (64 - 12)]; /* STORE_CURSORS */
+}
+
+static bool cursor_valid(const struct store *s, const struct store_cursor *cur,
+                         const struct store_series *se)
+{
+    return cur && cur->se == se && cur->gen == s->gen;
+}
+
+/* The cursor where it is: at sample it->index, decoded (not pending). */
+static void cursor_save(struct store *s, struct store_cursor *cur, const struct store_iter *it)
+{
+    if (!cur || it->chunk > UINT32_MAX || it->index > UINT32_MAX)
+        return;
+    const struct store_chunk *c = &it->se->chunks[it->chunk];
+    *cur = (struct store_cursor){it->se, s->gen, it->x, (uint32_t)it->chunk, it->i,
+                                 (uint32_t)bitr_pos(&it->r, c), (uint32_t)it->index};
+}
+
+/* An iterator at the cursor's sample, decoded (not pending). */
+static void cursor_load(const struct store_cursor *cur, struct store_iter *it)
+{
+    const struct store_chunk *c = &cur->se->chunks[cur->chunk];
+    it->se = cur->se;
+    it->chunk = cur->chunk;
+    it->i = cur->i;
+    it->index = cur->index;
+    it->pending = 0;
+    it->x = cur->x;
+    bitr_init(&it->r, c);
+    it->r.p += cur->pos / 8;
+    if (cur->pos % 8) {
+        bitr_fill(&it->r);
+        bitr_skip(&it->r, cur->pos % 8);
+    }
+}
+
+int store_before_cached(struct store *s, const struct store_series *se, int64_t t_ms,
+                        struct store_sample *out)
+{
+    if (!se->len)
+        return 0;
+    if (se->last.t <= t_ms) {
+        *out = xor_sample(&se->last);
+        return 1;
+    }
+    /* In the last chunk that starts at or before t_ms, as the next one
+     * starts after it. */
+    size_t k = chunk_after(se, t_ms, false);
+    if (!k)
+        return 0;
+    struct store_cursor *cur = cursor_of(s, se);
+    struct store_iter it;
+    int found = 0;
+    if (cursor_valid(s, cur, se) && cur->chunk == k - 1 && cur->x.t <= t_ms) {
+        cursor_load(cur, &it);
+        found = 1;
+    } else {
+        iter_at_chunk(&it, se, k - 1);
+    }
+    if (!iter_before(&it, t_ms, found))
+        return 0;
+    cursor_save(s, cur, &it);
+    *out = xor_sample(&it.x);
+    return 1;
+}
+
+size_t store_seek_cached(struct store *s, struct store_iter *it, const struct store_series *se,
+                         int64_t t_ms)
+{
+    if (!se->len || t_ms > se->last.t)
+        return store_iter_seek(it, se, t_ms);
+    struct store_cursor *cur = cursor_of(s, se);
+    size_t k = chunk_after(se, t_ms, true), start = k ? k - 1 : 0;
+    if (cursor_valid(s, cur, se) && cur->chunk == start && cur->x.t < t_ms) {
+        cursor_load(cur, it);
+        it->index++;
+        iter_until(it, t_ms);
+    } else {
+        store_iter_seek(it, se, t_ms);
+    }
+    cursor_save(s, cur, it);
+    return it->index;
+}
+
 void store_gc(struct store *s, int64_t now_ms)
 {
+    s->gen++;
     int64_t min_t = now_ms - s->lim.retention_ms;
     size_t kept = 0;
     for (size_t i = 0; i < s->nseries; i++) {
         struct store_series *se = s->series[i];
         size_t drop = store_series_seek(se, min_t);
-        se->head = (se->head + drop) % se->cap;
-        se->len -= drop;
-        s->nsamples -= drop;
-        if (se->len) {
+        if (drop < se->len) {
+            if (drop)
+                series_drop(s, se, drop);
             s->series[kept++] = se;
             continue;
         }
-        size_t strbytes = 0;
-        for (size_t j = 0; j < se->nlabels; j++)
-            strbytes += strlen(se->labels[j].name) + strlen(se->labels[j].value) + 2;
-        s->bytes -= series_bytes(se->nlabels, strbytes, se->counted);
+        s->nsamples -= se->len;
         series_free(s, se);
     }
     if (kept == s->nseries)
@@ -443,5 +1021,6 @@ void store_stats(const struct store *s, struct store_stats *out)
     out->series = s->nseries;
     out->samples = s->nsamples;
     out->bytes = s->bytes;
+    out->sample_bytes = s->sample_bytes;
     out->rejected = s->rejected;
 }

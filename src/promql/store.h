@@ -1,12 +1,14 @@
 /* store: the embedded, bounded, in-memory time-series store that PromQL
  * reads (issue 5).
  *
- * A series is its label set (sorted by name, "__name__" among them) and a
- * ring buffer of (time, value) samples. Everything is bounded by struct
- * store_limits, set when the store is created: the number of series, the
- * samples kept per series (a full ring overwrites its oldest sample), the
- * bytes held in all, and the retention that store_gc enforces. A new series
- * or sample past a limit is refused with -ENOSPC and counted, never grown.
+ * A series is its label set (sorted by name, "__name__" among them) and its
+ * (time, value) samples, compressed in chunks Gorilla's way (about a bit a
+ * sample for a regular scrape of a value that does not change). Everything
+ * is bounded by struct store_limits, set when the store is created: the
+ * number of series, the samples kept per series (past it the oldest sample
+ * goes first), the bytes held in all, and the retention that store_gc
+ * enforces. A new series or sample past a limit is refused with -ENOSPC and
+ * counted, never grown.
  *
  * Staleness is Prometheus's: a sample whose value is prom_stale_nan() is
  * stored like any other and ends the series at its time for queries.
@@ -23,8 +25,8 @@
 
 struct store_limits {
     size_t max_series;             /* series held at once */
-    size_t max_samples_per_series; /* ring size, at most UINT32_MAX; the oldest sample goes first */
-    size_t max_bytes;              /* labels, samples and index, all series together */
+    size_t max_samples_per_series; /* at most UINT32_MAX; the oldest sample goes first */
+    size_t max_bytes;              /* labels, chunks and index, all series together, as allocated */
     int64_t retention_ms;          /* store_gc drops samples older than this */
 };
 
@@ -33,22 +35,40 @@ struct store_sample {
     double v;
 };
 
-/* A series' samples are kept narrow while they allow it, 4 or 8 bytes
- * instead of 16: a time as a 32-bit offset from t0; no value at all while
- * every value is v0 (bit for bit: an idle counter, an empty histogram
- * bucket), else a float when the float gives back the very same double (the
- * stale marker included). The first sample that does not fit widens the
- * ring for good. */
+/* Samples per chunk (fewer when max_samples_per_series is smaller): a
+ * random read decodes at most one chunk. */
+#define STORE_CHUNK_SAMPLES 120
+
+/* A chunk: up to STORE_CHUNK_SAMPLES samples as one Gorilla bit stream
+ * (see docs/promql.md): the first time and value raw, then each time as
+ * the change of its distance from the one before and each value XOR'd
+ * with the one before. The newest chunk is appended to in place; the
+ * others are trimmed to their bytes. */
+struct store_chunk {
+    unsigned char *buf; /* cap bytes, bits nbits on zero */
+    uint32_t nbits;
+    uint16_t n;   /* samples */
+    uint16_t cap; /* bytes allocated */
+};
+
+/* What the next sample is encoded against, or decoded from: the previous
+ * sample, its distance from the one before (in ms, modulo 2^64) and the
+ * window of meaningful bits of the previous XOR (lead 0xff: none yet). */
+struct store_xor {
+    int64_t t;
+    uint64_t dt;
+    uint64_t v; /* a double's bits */
+    unsigned char lead, trail;
+};
+
 struct store_series {
-    uint64_t hash;             /* of the label set, see store_labels_hash */
-    unsigned char *ring;       /* cap times, then cap values; len of them in use from head on */
-    uint32_t cap, head, len;
-    uint32_t counted;          /* cells counted against max_bytes; len <= counted <= cap */
-    int64_t t0;                /* 4-byte times are milliseconds after this */
-    double v0;                 /* every sample's value while vbytes is 0 */
+    uint64_t hash;              /* of the label set, see store_labels_hash */
+    struct store_chunk *chunks; /* nchunks, oldest first; the last is appended to */
+    uint32_t nchunks, chunks_cap;
+    uint32_t len;               /* samples held */
+    uint32_t skip;              /* dropped samples at the start of chunks[0] */
+    struct store_xor last;      /* the newest sample, the appender's state */
     uint32_t nlabels;
-    unsigned char tbytes;      /* a time's bytes in the ring: 4 (uint32_t after t0) or 8 */
-    unsigned char vbytes;      /* a value's: 0 (v0), 4 (float) or 8 (double) */
     struct prom_label labels[]; /* sorted by name; the strings are the store's shared ones */
 };
 
@@ -60,12 +80,16 @@ struct store {
     size_t table_cap;
     size_t nsamples;
     size_t bytes;
+    size_t sample_bytes;          /* of bytes, the chunks' */
     uint64_t rejected;            /* appends refused with -ENOSPC */
+    struct store_cursor *cursors; /* STORE_CURSORS, made by the first cached read */
+    uint64_t gen;                 /* changes with every append and gc: cursors older are void */
     struct strtab strs;           /* label names and values, shared by the series */
 };
 
 struct store_stats {
     size_t series, samples, bytes;
+    size_t sample_bytes; /* of bytes, the chunks' (their buffers and arrays) */
     uint64_t rejected;
 };
 
@@ -93,40 +117,68 @@ struct store_series *store_find(const struct store *s, const struct prom_label *
 /* Hash of a sorted label set, ignoring empty values. */
 uint64_t store_labels_hash(const struct prom_label *labels, size_t n);
 
-/* The float that stands for the stale marker in a narrow ring: a
- * signalling NaN, which no conversion from a double yields. */
-#define STORE_STALE_FLOAT_BITS UINT32_C(0x7f800002)
+/* A chunk's bits being read: the next are the top nw of w, then from p. */
+struct store_bitr {
+    const unsigned char *p, *end;
+    uint64_t w;
+    unsigned nw;
+};
 
-/* Sample i of a series, 0 the oldest. */
-static inline struct store_sample store_series_at(const struct store_series *se, size_t i)
-{
-    size_t k = se->head + i;
-    if (k >= se->cap)
-        k -= se->cap;
-    struct store_sample smp;
-    if (se->tbytes == 8) {
-        memcpy(&smp.t, se->ring + k * 8, 8);
-    } else {
-        uint32_t dt;
-        memcpy(&dt, se->ring + k * 4, 4);
-        smp.t = se->t0 + dt;
-    }
-    const unsigned char *vals = se->ring + se->cap * se->tbytes;
-    if (se->vbytes == 8) {
-        memcpy(&smp.v, vals + k * 8, 8);
-    } else if (se->vbytes == 4) {
-        uint32_t bits;
-        float f;
-        memcpy(&bits, vals + k * 4, 4);
-        memcpy(&f, &bits, 4);
-        smp.v = bits == STORE_STALE_FLOAT_BITS ? prom_stale_nan() : (double)f;
-    } else {
-        smp.v = se->v0;
-    }
-    return smp;
-}
+/* A reader of a series' samples in time order, decoding one at a time
+ * (O(1) each). Valid while the series is not appended to or gc'd. */
+struct store_iter {
+    const struct store_series *se;
+    size_t chunk;     /* in se->chunks */
+    uint32_t i;       /* samples of the chunk decoded so far */
+    struct store_bitr r;
+    size_t index;     /* of the next sample in the series (of x while pending) */
+    struct store_xor x;
+    int pending;      /* x is the next sample, already decoded (by a seek) */
+};
 
+/* Positions it at sample i (0 the oldest; se->len: the end). */
+void store_iter_init(struct store_iter *it, const struct store_series *se, size_t i);
+/* Positions it at the first sample with t >= t_ms and returns that
+ * sample's index (se->len if none). Decodes at most one chunk. */
+size_t store_iter_seek(struct store_iter *it, const struct store_series *se, int64_t t_ms);
+/* The next sample into *out; 0 at the end. */
+int store_iter_next(struct store_iter *it, struct store_sample *out);
+
+/* Up to n next samples into out (oldest first); how many there were. */
+size_t store_iter_read(struct store_iter *it, struct store_sample *out, size_t n);
+
+/* Where a cached read of a series left off. A range query reads each
+ * series at one step after the other, each a little later: it goes on
+ * from here instead of decoding the chunk again from its start. */
+struct store_cursor {
+    const struct store_series *se;
+    uint64_t gen;
+    struct store_xor x;  /* sample index, decoded */
+    uint32_t chunk, i;   /* in se->chunks; samples of it decoded */
+    uint32_t pos, index; /* the bit after x; x's index in the series */
+};
+
+/* Cursors a store keeps for cached reads, direct-mapped by series: a
+ * range query over up to a few thousand series mostly finds its own. */
+#define STORE_CURSORS 4096
+
+/* store_iter_seek and store_series_before, going on from where the last
+ * cached read of the series left off when it is before t_ms. The cursors
+ * are s's (counted against max_bytes; without room, reads are uncached). */
+size_t store_seek_cached(struct store *s, struct store_iter *it, const struct store_series *se,
+                         int64_t t_ms);
+int store_before_cached(struct store *s, const struct store_series *se, int64_t t_ms,
+                        struct store_sample *out);
+
+/* How many of the samples from it on are before t_ms (it is unmoved). */
+size_t store_iter_count(const struct store_iter *it, int64_t t_ms);
+
+/* Sample i of a series, 0 the oldest: O(1) for the newest, else it
+ * decodes up to one chunk; readers going through samples use an iterator. */
+struct store_sample store_series_at(const struct store_series *se, size_t i);
 /* The index of the first sample with t >= t_ms (se->len if none). */
 size_t store_series_seek(const struct store_series *se, int64_t t_ms);
+/* The newest sample with t <= t_ms into *out; 0 if there is none. */
+int store_series_before(const struct store_series *se, int64_t t_ms, struct store_sample *out);
 
 #endif

@@ -71,7 +71,7 @@ static void limits_refuse_and_count(void **state)
     assert_int_equal(st.samples, 5);
     assert_true(st.bytes <= l.max_bytes);
     store_release(&s);
-    /* store: a ring's cells are counted in 32 bits */
+    /* store: samples per series are counted in 32 bits */
     limits(&l, 100, (size_t)UINT32_MAX + 1, 600);
     assert_int_equal(store_init(&s, &l), -EINVAL);
     /* store: a series past max_bytes is refused */
@@ -162,8 +162,8 @@ static void range_over_a_wrapped_ring(void **state)
     store_release(&s);
 }
 
-/* Samples read back exactly as appended, whatever cells hold them. */
-static void narrow_cells_give_back_every_sample(void **state)
+/* Samples read back exactly as appended, whatever their encoding. */
+static void chunks_give_back_every_sample(void **state)
 {
     struct store s;
     struct store_limits l;
@@ -172,12 +172,12 @@ static void narrow_cells_give_back_every_sample(void **state)
     struct prom_label a[] = {L("__name__", "a")};
     int64_t t0 = 1700000000000;
     struct store_sample want[] = {
-        {t0, 1},                          /* store: a float-exact value stays narrow */
-        {t0 + 1, prom_stale_nan()},       /* store: the stale marker stays narrow */
+        {t0, 1},                          /* store: a first value is raw */
+        {t0 + 1, prom_stale_nan()},       /* store: the stale marker keeps its bits */
         {t0 + 2, -0.0},                   /* store: negative zero keeps its sign */
-        {t0 + 3, 0.1},                    /* store: a value no float holds widens the values */
-        {t0 + ((int64_t)1 << 33), 2},     /* store: a time 2^32 ms on widens the times */
-        {t0 + ((int64_t)1 << 33) + 1, 3}, /* store: a wide ring still wraps */
+        {t0 + 3, 0.1},                    /* store: a value no float holds */
+        {t0 + ((int64_t)1 << 33), 2},     /* store: a time 2^33 ms on */
+        {t0 + ((int64_t)1 << 33) + 1, 3}, /* store: the oldest sample goes first */
         {t0 + ((int64_t)1 << 33) + 2, 4},
         {t0 + ((int64_t)1 << 33) + 3, 5},
         {t0 + ((int64_t)1 << 33) + 4, 6},
@@ -195,19 +195,19 @@ static void narrow_cells_give_back_every_sample(void **state)
             assert_memory_equal(&got.v, &want[j].v, sizeof(double));
         }
     }
-    /* store: a value that repeats takes no room in the ring */
+    /* store: a value that repeats takes a bit; a first distance, 2 + 7 */
     struct prom_label b[] = {L("__name__", "b")};
     assert_int_equal(store_append(&s, b, 1, t0, 1), 0);
     assert_int_equal(store_append(&s, b, 1, t0 + 1, 1), 0);
     struct store_series *se = store_find(&s, b, 1);
-    assert_int_equal(se->vbytes, 0);
+    assert_int_equal(se->chunks[0].nbits, 128 + 9 + 1);
     assert_true(store_series_at(se, 1).v == 1);
-    /* store: replacing the last sample's value widens too */
+    /* store: the last sample's value can be replaced by any other */
     assert_int_equal(store_append(&s, b, 1, t0 + 1, 1e300), 0);
-    assert_int_equal(se->vbytes, 8);
+    assert_int_equal(se->len, 2);
     assert_true(store_series_at(se, 0).v == 1);
     assert_true(store_series_at(se, 1).v == 1e300);
-    /* store: a repeated value no float holds stays exact when a float-exact one follows */
+    /* store: a repeated value no float holds stays exact when another follows */
     struct prom_label c[] = {L("__name__", "c")};
     assert_int_equal(store_append(&s, c, 1, t0, 1e-7), 0);
     assert_int_equal(store_append(&s, c, 1, t0 + 1, 1e-7), 0);
@@ -222,7 +222,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(appends_find_and_order),
-        cmocka_unit_test(narrow_cells_give_back_every_sample),
+        cmocka_unit_test(chunks_give_back_every_sample),
         cmocka_unit_test(limits_refuse_and_count),
         cmocka_unit_test(gc_drops_old_samples_and_empty_series),
         cmocka_unit_test(seek_finds_the_first_sample_at_or_after),
