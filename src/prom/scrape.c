@@ -49,6 +49,8 @@ struct scrape_target {
     char timeout_header[64];
     struct fetch *inflight;
     int64_t t_ms;      /* timestamp of the scrape in flight */
+    int64_t prev_t_ms; /* the one before: an on-time scrape is stamped prev + interval */
+    uint64_t due;      /* loop time the next scrape is due at */
     uint64_t start_ns; /* uv_hrtime() when it started */
     uint64_t iter;     /* scrapes started */
     struct series **buckets;
@@ -447,9 +449,41 @@ static void on_fetched(void *ud, const struct fetch_result *r)
     scrape_done(t, r->err, r->status, r->body, r->len);
 }
 
+static void on_tick(uv_timer_t *timer);
+
+/* The next tick at the next due time of the target's schedule (a repeating
+ * libuv timer restarts from when its callback ran, so its lateness would
+ * add up); a schedule fallen behind by more than an interval skips ahead,
+ * as a ticker drops ticks. */
+static void schedule_next(struct scrape_target *t)
+{
+    uint64_t now = uv_now(t->s->loop);
+    t->due += t->interval_ms;
+    if (t->due <= now)
+        t->due += (now - t->due) / t->interval_ms * t->interval_ms + t->interval_ms;
+    uv_timer_start(&t->timer, on_tick, t->due - now, 0);
+}
+
+/* The scrape's timestamp: the clock, unless it is within
+ * SCRAPE_TIMESTAMP_TOLERANCE_MS of one interval after the last one, which
+ * is then used instead — Prometheus's timestamp alignment
+ * (--scrape.timestamp-tolerance). Regular timestamps are what the store's
+ * delta-of-delta encoding stores in one bit a sample instead of nine. */
+static int64_t scrape_timestamp(struct scrape_target *t)
+{
+    int64_t now = now_ms(t->s), aligned = t->prev_t_ms + (int64_t)t->interval_ms;
+    if (t->prev_t_ms && t->interval_ms > 100 * SCRAPE_TIMESTAMP_TOLERANCE_MS &&
+        now - aligned <= SCRAPE_TIMESTAMP_TOLERANCE_MS &&
+        aligned - now <= SCRAPE_TIMESTAMP_TOLERANCE_MS)
+        now = aligned;
+    t->prev_t_ms = now;
+    return now;
+}
+
 static void on_tick(uv_timer_t *timer)
 {
     struct scrape_target *t = timer->data;
+    schedule_next(t);
     if (t->inflight)
         return; /* still running (the timeout is at most the interval): skip, as a ticker does */
     static const char accept[] = "Accept: text/plain;version=0.0.4;q=1,*/*;q=0.1";
@@ -462,7 +496,7 @@ static void on_tick(uv_timer_t *timer)
         .max_body = t->s->cfg.max_body,
     };
     t->iter++;
-    t->t_ms = now_ms(t->s);
+    t->t_ms = scrape_timestamp(t);
     t->start_ns = uv_hrtime();
     int err = fetch_start(t->s->fetcher, &rq, on_fetched, t, &t->inflight);
     if (err) {
@@ -676,7 +710,8 @@ int scrape_target_add(struct scraper *s, const struct scrape_target_config *tc,
         uint64_t phase = (uint64_t)now_ms(s) % iv;
         delay = (offset + iv - phase) % iv;
     }
-    uv_timer_start(&t->timer, on_tick, delay, t->interval_ms);
+    t->due = uv_now(s->loop) + delay;
+    uv_timer_start(&t->timer, on_tick, delay, 0);
     /* Appended, so that scrape_foreach_target lists in order of adding. */
     t->next = NULL;
     struct scrape_target **pp = &s->targets, *prev = NULL;

@@ -39,6 +39,10 @@
 #define SCRAPE_MAX_SERIES 100000    /* per target */
 #define SCRAPE_MAX_BODY (16u << 20) /* bytes of one response */
 #define SCRAPE_INTERVAL_MS 1000
+/* An on-time scrape is stamped exactly one interval after the last, if the
+ * clock is this close to it: Prometheus's --scrape.timestamp-tolerance
+ * default. Only for intervals over 100 times this, as there. */
+#define SCRAPE_TIMESTAMP_TOLERANCE_MS 2
 
 /* Where samples go. */
 struct scrape_sink {

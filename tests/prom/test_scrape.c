@@ -426,6 +426,42 @@ static void labels_timestamps_and_report(void **state)
     teardown(f);
 }
 
+/* A clock that says what the test scripted, one value a call. */
+static int64_t script_clock[8];
+static size_t script_calls;
+
+static int64_t scripted_clock(void *ud)
+{
+    size_t i = script_calls++;
+    return script_clock[i < 8 ? i : 7] + (i < 8 ? 0 : (int64_t)(i - 7) * 250);
+}
+
+/* Prometheus's timestamp alignment: a scrape within 2 ms (inclusive) of one
+ * interval after the last is stamped exactly there (+1, -1, +2 below); 3 ms
+ * or more off, with the clock (+10, +3). */
+static void timestamps_are_aligned_within_the_tolerance(void **state)
+{
+    static const int64_t clock[8] = {100000, 100251, 100499, 100760, 101010, 101262, 101513,
+                                     101763};
+    memcpy(script_clock, clock, sizeof(clock));
+    script_calls = 0;
+    struct scrape_config cfg;
+    scrape_config_defaults(&cfg);
+    cfg.clock_ms = scripted_clock;
+    struct fixture *f = setup(&cfg);
+    set_page(f, "/metrics", 200, "a 1\n");
+    add(f, "/metrics", 250, 0, target_labels, 2);
+    run_until_ups(f, 7, 5000);
+    static const int64_t want[7] = {100000, 100250, 100500, 100760, 101010, 101260, 101513};
+    const char *up = S(f, "up", NULL);
+    int k = 0;
+    for (size_t i = 0; i < f->nrec && k < 7; i++)
+        if (!strcmp(f->rec[i].series, up))
+            assert_int_equal(f->rec[i].t, want[k++]);
+    assert_int_equal(k, 7);
+    teardown(f);
+}
+
 static void staleness(void **state)
 {
     struct fixture *f = setup(NULL);
@@ -756,6 +792,7 @@ int main(void)
         cmocka_unit_test(labels_apply),
         cmocka_unit_test(labels_timestamps_and_report),
         cmocka_unit_test(staleness),
+        cmocka_unit_test(timestamps_are_aligned_within_the_tolerance),
         cmocka_unit_test(parse_error_fails_the_scrape),
         cmocka_unit_test(target_down),
         cmocka_unit_test(slow_target_times_out),
