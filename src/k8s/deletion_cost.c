@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config/decode.h"
 #include "k8s/deletion_cost.h"
 #include "prom/textparse.h"
 
@@ -37,6 +38,7 @@ int k8s_router_load_parse(const char *body, size_t len, struct k8s_backend_load 
     }
     struct textparse_sample s;
     int rc;
+    bool full = false; /* -E2BIG is ours; textparse's own (a line too long) is -EINVAL */
     while ((rc = textparse_next(&p, &s)) == 1) {
         const char *name = label_of(&s, "__name__");
         const char *url = label_of(&s, K8S_ROUTER_INFLIGHT_LABEL);
@@ -45,17 +47,21 @@ int k8s_router_load_parse(const char *body, size_t len, struct k8s_backend_load 
             continue;
         if (*n == cap) {
             snprintf(err, errlen, "the router reports more than %zu backends", cap);
-            rc = -E2BIG;
+            full = true;
             break;
         }
         snprintf(out[*n].url, sizeof(out[*n].url), "%s", url);
         out[*n].inflight = isfinite(s.v) && s.v > 0 ? s.v : 0;
         (*n)++;
     }
-    if (rc < 0 && rc != -E2BIG)
+    if (full) {
+        textparse_release(&p);
+        return -E2BIG;
+    }
+    if (rc < 0)
         snprintf(err, errlen, "%s", textparse_error(&p));
     textparse_release(&p);
-    return rc < 0 ? (rc == -E2BIG ? rc : -EINVAL) : 0;
+    return rc < 0 ? -EINVAL : 0;
 }
 
 struct k8s_router_load_req {
@@ -196,8 +202,10 @@ int k8s_deletion_cost_plan(const cJSON *items, const struct k8s_backend_load *lo
     cJSON_ArrayForEach(pod, items)
     {
         const char *name = k8s_obj_name(pod);
-        if (!name || strlen(name) > K8S_NAME_MAX || at(pod, "metadata", "deletionTimestamp"))
-            continue; /* being deleted: its place is decided */
+        /* Being deleted: its place is decided. A name that is not a pod
+         * name (a DNS subdomain) cannot go into the PATCH's path. */
+        if (!name || !dns_subdomain(name) || at(pod, "metadata", "deletionTimestamp"))
+            continue;
         if (*n == cap)
             return -E2BIG;
         struct k8s_pod_cost *pc = &out[(*n)++];

@@ -85,8 +85,9 @@ struct k8s_pod_cost {
 };
 
 /* Pure: the cost of each pod of items (a PodList's items) given the
- * router's loads, by the rules above, into out[0..cap) (pods being deleted
- * are left out). 0 with *n set, or -E2BIG for more than cap pods. */
+ * router's loads, by the rules above, into out[0..cap) (pods being deleted,
+ * and items whose name is not a pod name, are left out). 0 with *n set, or
+ * -E2BIG for more than cap pods. */
 int k8s_deletion_cost_plan(const cJSON *items, const struct k8s_backend_load *loads, size_t nloads,
                            struct k8s_pod_cost *out, size_t cap, size_t *n);
 

@@ -8,6 +8,7 @@
  * the renew deadline passed without one. Both timers are embedded and closed
  * by k8s_leader_release, whose done runs from the last close callback. */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,10 +41,15 @@ static const char *str_at(const cJSON *o, const char *key)
     return cJSON_IsString(v) ? v->valuestring : "";
 }
 
+/* A Lease's numbers are int32s, not negative: one out of that range (1e300,
+ * -5: a bad record) is brought into it and a fraction is cut, so that the
+ * conversion is defined and a duration * 1000 cannot overflow. */
 static long num_at(const cJSON *o, const char *key)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    return cJSON_IsNumber(v) ? (long)v->valuedouble : 0;
+    if (!cJSON_IsNumber(v) || !(v->valuedouble > 0))
+        return 0;
+    return v->valuedouble < INT32_MAX ? (long)v->valuedouble : INT32_MAX;
 }
 
 /* ---------- what was seen ---------- */
@@ -64,7 +70,12 @@ static void observe(struct k8s_leader *le, const cJSON *spec)
         log_info("the lease %s/%s is held by \"%s\"", le->ns, le->name, holder);
     s->hash = h;
     s->changed_ms = uv_now(le->loop);
-    snprintf(s->holder, sizeof(s->holder), "%s", holder);
+    k8s_lease_record_read(s, spec);
+}
+
+void k8s_lease_record_read(struct k8s_lease_seen *s, const cJSON *spec)
+{
+    snprintf(s->holder, sizeof(s->holder), "%s", str_at(spec, "holderIdentity"));
     s->duration_s = num_at(spec, "leaseDurationSeconds");
     s->transitions = num_at(spec, "leaseTransitions");
     snprintf(s->acquire_time, sizeof(s->acquire_time), "%s", str_at(spec, "acquireTime"));

@@ -99,6 +99,12 @@ struct k8s_leader {
     unsigned tries, writes, conflicts, failures;
 };
 
+/* Pure: reads a Lease's spec (NULL: none) into s's record — holder,
+ * duration_s, transitions, acquire_time (what is absent reads as "" or 0; a
+ * number is brought into 0..INT32_MAX; a string too long is cut) — and
+ * leaves hash and changed_ms alone. */
+void k8s_lease_record_read(struct k8s_lease_seen *s, const cJSON *spec);
+
 /* Starts electing: the first try runs from the loop at once. The config's
  * strings are copied. on_started (leadership acquired) and on_stopped
  * (leadership lost: no renewal within the renew deadline) may be NULL and

@@ -57,12 +57,16 @@ bool k8s_pod_routable(const cJSON *pod, char *ip, size_t iplen, const char **why
         *why = "no pod IP yet";
         return false;
     }
-    if (strlen(addr) >= iplen ||
+    /* Address characters only: uv_inet_pton reads an IPv6 address up to a
+     * '%' and ignores the rest (a zone, or "%]@host/"), which would end up
+     * in the backend's URL. A pod IP has no zone. */
+    size_t alen = strlen(addr);
+    if (alen >= iplen || strspn(addr, "0123456789abcdefABCDEF.:") != alen ||
         (uv_inet_pton(AF_INET, addr, bin) != 0 && uv_inet_pton(AF_INET6, addr, bin) != 0)) {
         *why = "its pod IP is not an address";
         return false;
     }
-    memcpy(ip, addr, strlen(addr) + 1);
+    memcpy(ip, addr, alen + 1);
     *why = "ready";
     return true;
 }

@@ -46,6 +46,8 @@ static const struct pod_row pod_rows[] = {
     {"a pod IP that is not an address: not routable",
      POD("", CS_READY ",\"podIP\":\"10.0.0.7/evil\""), false, NULL},
     {"an IPv6 pod IP: routable", POD("", CS_READY ",\"podIP\":\"fd00::1:7\""), true, "fd00::1:7"},
+    {"an IPv6 address with a zone: not routable (fuzz: corpus/k8s_answers/repro-pod-ip-zone)",
+     POD("", CS_READY ",\"podIP\":\"fd00::5%]@evil.example:80/x#\""), false, NULL},
     {"no status at all: not routable", "{\"metadata\":{\"name\":\"p\"}}", false, NULL},
 };
 

@@ -66,6 +66,17 @@ static void the_router_metrics_give_inflight_per_backend(void **state)
     assert_int_equal(k8s_router_load_parse(bad, strlen(bad), loads, 8, &n, err, sizeof(err)),
                      -EINVAL);
     assert_true(strncmp(err, "line 1: ", 8) == 0);
+    /* One of the text format's limits (a name too long) is not the format
+     * either: -EINVAL with where, not -E2BIG without a message (fuzz:
+     * corpus/k8s_answers/repro-metrics-limit). */
+    char long_name[1200];
+    memset(long_name, 'a', 1100);
+    snprintf(long_name + 1100, sizeof(long_name) - 1100, " 1\n");
+    err[0] = '\0';
+    assert_int_equal(k8s_router_load_parse(long_name, strlen(long_name), loads, 8, &n, err,
+                                           sizeof(err)),
+                     -EINVAL);
+    assert_true(strncmp(err, "line 1: ", 8) == 0);
 }
 
 /* A pod as the API lists it. */
@@ -117,10 +128,13 @@ static void deletion_costs_follow_the_rules(void **state)
         cJSON_AddItemToArray(
             items, pod(rows[i].name, rows[i].ip, rows[i].ready, rows[i].have, rows[i].deleting));
     cJSON_AddItemToArray(items, pod("going", "10.0.0.1", true, NULL, true));
+    /* Not a pod name: it would go into the PATCH's path (fuzz:
+     * corpus/k8s_answers/repro-plan-pod-name). */
+    cJSON_AddItemToArray(items, pod("../../secrets/x", "10.0.0.1", true, NULL, false));
     struct k8s_pod_cost out[16];
     size_t n = 0;
     assert_int_equal(k8s_deletion_cost_plan(items, loads, nl, out, 16, &n), 0);
-    assert_int_equal(n, nrows); /* "going" is being deleted: left alone */
+    assert_int_equal(n, nrows); /* "going" is being deleted, "../../secrets/x" no pod: left alone */
     for (size_t i = 0; i < nrows; i++) {
         printf("%s\n", rows[i].rule);
         assert_string_equal(out[i].name, rows[i].name);

@@ -133,6 +133,38 @@ static void lease_config_is_checked(void **state)
     assert_int_equal(ea.le.lease_ms, 2000);
 }
 
+/* The record as read from a Lease's spec: numbers are int32s, not negative
+ * (fuzz: corpus/k8s_answers/repro-lease-number-range). */
+static void the_lease_record_is_read_within_its_ranges(void **state)
+{
+    static const struct {
+        const char *rule, *spec;
+        const char *holder;
+        long duration_s, transitions;
+    } rows[] = {
+        {"a held lease", "{\"holderIdentity\":\"b\",\"leaseDurationSeconds\":15,"
+                         "\"leaseTransitions\":3}", "b", 15, 3},
+        {"absent fields read as empty", "{}", "", 0, 0},
+        {"a fraction is cut", "{\"leaseDurationSeconds\":2.9}", "", 2, 0},
+        {"past int32: INT32_MAX", "{\"leaseDurationSeconds\":1e300,\"leaseTransitions\":3e9}",
+         "", INT32_MAX, INT32_MAX},
+        {"negative: 0", "{\"leaseDurationSeconds\":-5,\"leaseTransitions\":-1e300}", "", 0, 0},
+        {"not a number: 0", "{\"leaseDurationSeconds\":\"15\",\"holderIdentity\":7}", "", 0, 0},
+    };
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        printf("%s\n", rows[i].rule);
+        cJSON *spec = cJSON_Parse(rows[i].spec);
+        assert_non_null(spec);
+        struct k8s_lease_seen s = {.hash = 7, .changed_ms = 9};
+        k8s_lease_record_read(&s, spec);
+        cJSON_Delete(spec);
+        assert_string_equal(s.holder, rows[i].holder);
+        assert_int_equal(s.duration_s, rows[i].duration_s);
+        assert_int_equal(s.transitions, rows[i].transitions);
+        assert_true(s.hash == 7 && s.changed_ms == 9);
+    }
+}
+
 static void two_electors_exactly_one_leads(void **state)
 {
     elect(&ea, &K->a, "pod-a");
@@ -332,6 +364,7 @@ int main(void)
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
     const struct CMUnitTest tests[] = {
         T(lease_config_is_checked),
+        T(the_lease_record_is_read_within_its_ranges),
         T(two_electors_exactly_one_leads),
         T(a_released_lease_is_taken_over_at_once),
         T(a_leader_that_cannot_renew_stops_before_the_other_starts),
