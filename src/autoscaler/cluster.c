@@ -40,12 +40,6 @@ static void write_free(struct cluster *cl, struct cl_write *w)
 
 /* ---------- reading an object ---------- */
 
-static const char *meta_str(const cJSON *obj, const char *key)
-{
-    const cJSON *md = cJSON_GetObjectItemCaseSensitive(obj, "metadata");
-    return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(md, key));
-}
-
 /* What the decoder reads of obj, printed: apiVersion and kind (list items
  * come without them), metadata's name, namespace and annotations, and the
  * spec. Status and the server's metadata are left out, so that a write of
@@ -208,13 +202,12 @@ __attribute__((format(printf, 4, 5))) static void entry_event(struct cl_entry *e
     if (!cl->o.events || !cl->as->started)
         return; /* a follower records nothing: the leader decides, and says so */
     const cJSON *obj = k8s_informer_get(&cl->inf, e->key);
-    const cJSON *md = cJSON_GetObjectItemCaseSensitive(obj, "metadata");
     struct k8s_involved inv = {
         .api_version = "keda.sh/v1alpha1",
         .kind = "ScaledObject",
         .name = e->name,
         .namespace = e->ns,
-        .uid = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(md, "uid")),
+        .uid = k8s_obj_meta(obj, "uid"),
         .resource_version = obj ? k8s_obj_rv(obj) : NULL,
     };
     va_list ap;
@@ -329,7 +322,7 @@ static double status_last_active(const cJSON *obj)
 static void on_add(void *ud, const char *key, const cJSON *obj)
 {
     struct cluster *cl = ud;
-    const char *ns = meta_str(obj, "namespace"), *name = meta_str(obj, "name");
+    const char *ns = k8s_obj_meta(obj, "namespace"), *name = k8s_obj_meta(obj, "name");
     char *input = decoder_input(obj);
     struct cl_entry *e = NULL;
     if (cl->n == cl->cap) {
@@ -355,7 +348,7 @@ static void on_add(void *ud, const char *key, const cJSON *obj)
     snprintf(e->name, sizeof(e->name), "%s", name);
     config_init(&e->cfg);
     e->created = wall_time();
-    cluster_time_parse(meta_str(obj, "creationTimestamp"), &e->created);
+    cluster_time_parse(k8s_obj_meta(obj, "creationTimestamp"), &e->created);
     const cJSON *st = cJSON_GetObjectItemCaseSensitive(obj, "status");
     const cJSON *orig = cJSON_GetObjectItemCaseSensitive(st, "originalReplicaCount");
     if (cJSON_IsNumber(orig) && orig->valuedouble >= 0) {

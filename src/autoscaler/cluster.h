@@ -122,8 +122,8 @@ struct cl_entry *cluster_find(const struct cluster *cl, const char *key);
  * else changed). NULL when out of memory. */
 cJSON *cluster_status_build(const struct cl_entry *e, bool with_last_active);
 
-/* "2026-11-28T03:30:57Z" <-> unix seconds. Parse: 0 or -EINVAL. */
+/* "2026-11-28T03:30:57Z" (a fraction allowed) -> unix seconds: 0 or
+ * -EINVAL. (prom_rfc3339 writes them.) */
 int cluster_time_parse(const char *s, double *out);
-void cluster_time_format(double t, char *out, size_t cap);
 
 #endif

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "autoscaler/cluster.h"
+#include "prom/query.h"
 
 int cluster_time_parse(const char *s, double *out)
 {
@@ -24,14 +25,6 @@ int cluster_time_parse(const char *s, double *out)
         return -EINVAL;
     *out = (double)t;
     return 0;
-}
-
-void cluster_time_format(double t, char *out, size_t cap)
-{
-    time_t s = (time_t)t;
-    struct tm tm;
-    gmtime_r(&s, &tm);
-    strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
 /* KEDA's messages for its condition reasons. */
@@ -138,7 +131,7 @@ cJSON *cluster_status_build(const struct cl_entry *e, bool with_last_active)
         cJSON_AddNumberToObject(st, "originalReplicaCount", e->original);
     if (with_last_active && o->keda.has_last_active) {
         char t[32];
-        cluster_time_format(o->keda.last_active, t, sizeof(t));
+        prom_rfc3339(o->keda.last_active, t, sizeof(t));
         cJSON_AddStringToObject(st, "lastActiveTime", t);
     }
     add_metrics(st, o);

@@ -272,7 +272,18 @@ static int start_pools(struct as_cmd *c, const char *log_dir)
 /* Starts or suspends the scaling work, keeping every object's state. With
  * leader election (a Lease, k8s/lease.h) this is its callback; without it
  * ebb autoscaler leads from the start. 0 or a negative errno. */
-static int lead(struct as_cmd *c, bool leading);
+static int lead(struct as_cmd *c, bool leading)
+{
+    if (!leading) {
+        log_info("not leading: scaling stops (the objects are still watched)");
+        autoscaler_suspend(&c->as);
+        return 0;
+    }
+    int rc = autoscaler_start(&c->as);
+    if (rc == 0 && c->cluster_up)
+        cluster_sync_status(&c->cluster);
+    return rc;
+}
 
 static void on_lease_started(void *ud)
 {
@@ -294,19 +305,6 @@ static void on_lease_stopped(void *ud)
     lead(c, false);
     c->exit_code = 1;
     stop_all(c);
-}
-
-static int lead(struct as_cmd *c, bool leading)
-{
-    if (!leading) {
-        log_info("not leading: scaling stops (the objects are still watched)");
-        autoscaler_suspend(&c->as);
-        return 0;
-    }
-    int rc = autoscaler_start(&c->as);
-    if (rc == 0 && c->cluster_up)
-        cluster_sync_status(&c->cluster);
-    return rc;
 }
 
 /* The files' ScaledObjects whose targets are not LocalDeployments scale

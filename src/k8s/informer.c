@@ -32,8 +32,7 @@ static const char *obj_key(const struct k8s_informer *inf, const cJSON *obj, cha
     const char *name = k8s_obj_name(obj);
     if (!inf->o.key_namespace)
         return name;
-    const cJSON *md = cJSON_GetObjectItemCaseSensitive(obj, "metadata");
-    const char *ns = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(md, "namespace"));
+    const char *ns = k8s_obj_meta(obj, "namespace");
     snprintf(out, cap, "%s/%s", ns ? ns : "", name ? name : "");
     return out;
 }

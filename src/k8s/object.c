@@ -19,14 +19,19 @@ static const char *str_of(const cJSON *o, const char *key)
     return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
+const char *k8s_obj_meta(const cJSON *obj, const char *key)
+{
+    return str_of(cJSON_GetObjectItemCaseSensitive(obj, "metadata"), key);
+}
+
 const char *k8s_obj_name(const cJSON *obj)
 {
-    return str_of(cJSON_GetObjectItemCaseSensitive(obj, "metadata"), "name");
+    return k8s_obj_meta(obj, "name");
 }
 
 const char *k8s_obj_rv(const cJSON *obj)
 {
-    return str_of(cJSON_GetObjectItemCaseSensitive(obj, "metadata"), "resourceVersion");
+    return k8s_obj_meta(obj, "resourceVersion");
 }
 
 /* A name or resourceVersion ebb can keep and print: not empty, within its

@@ -42,6 +42,8 @@ struct k8s_list {
 int k8s_list_parse(const char *body, size_t len, struct k8s_list *l, char *err, size_t errlen);
 void k8s_list_release(struct k8s_list *l);
 
+/* A string of an object's metadata ("namespace", "uid", ...), or NULL. */
+const char *k8s_obj_meta(const cJSON *obj, const char *key);
 /* metadata.name and metadata.resourceVersion of an object, or NULL. */
 const char *k8s_obj_name(const cJSON *obj);
 const char *k8s_obj_rv(const cJSON *obj);

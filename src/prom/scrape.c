@@ -387,11 +387,10 @@ static const char *append_body(struct scrape_target *t, const char *body, size_t
         if (n < 0)
             break;
         sink_append(t, s->scratch, (size_t)n, smp.has_t ? smp.t_ms : t->t_ms, smp.v);
-        size_t k = 0;
+        size_t k = 0; /* textparse sorts the labels; dropping some keeps the order */
         for (size_t i = 0; i < smp.n && k < s->own_cap; i++)
             if (*smp.labels[i].value)
                 s->own[k++] = smp.labels[i];
-        prom_labels_sort(s->own, k);
         int r = series_seen(t, s->own, k, !smp.has_t);
         if (r < 0)
             err = why(errbuf, errlen, "out of memory");

@@ -589,11 +589,6 @@ class Handler(BaseHTTPRequestHandler):
                 if (new.get("metadata") or {}).get("resourceVersion") != \
                         obj["metadata"]["resourceVersion"]:
                     return self.conflict(ref)
-                if ref.sub == "status":
-                    # The status subresource writes the status and nothing else.
-                    new = dict(json.loads(json.dumps(obj)), status=new.get("status"))
-                elif has_status:
-                    new["status"] = obj.get("status")
             elif method == "PATCH":
                 ctype = self.headers.get("Content-Type", "")
                 if ctype not in ("application/merge-patch+json",
@@ -609,12 +604,13 @@ class Handler(BaseHTTPRequestHandler):
                 if want and want != obj["metadata"]["resourceVersion"]:
                     return self.conflict(ref)
                 new = merge_patch(json.loads(json.dumps(obj)), patch)
-                if ref.sub == "status":
-                    new = dict(json.loads(json.dumps(obj)), status=new.get("status"))
-                elif has_status:
-                    new["status"] = obj.get("status")
             else:
                 return self.send_json(405, status(405, "MethodNotAllowed", "method not allowed"))
+            if ref.sub == "status":
+                # The status subresource writes the status and nothing else.
+                new = dict(json.loads(json.dumps(obj)), status=new.get("status"))
+            elif has_status:
+                new["status"] = obj.get("status")
             for k in ("name", "namespace", "uid", "creationTimestamp"):
                 new.setdefault("metadata", {})[k] = obj["metadata"].get(k)
             new.setdefault("kind", obj.get("kind"))
