@@ -7,8 +7,9 @@
  * written for: a series by its labels as scraped, without the target's (the
  * same for all its series, added again for a marker) and without those with
  * an empty value (which the target's labels drop), so with the target's
- * labels applied one entry is one stored series. The strings are shared by
- * all targets. */
+ * labels applied one entry is one stored series. Those label sets are
+ * shared by all targets (replicas of one model expose the same ~370), and
+ * so are their strings. */
 #include "prom/scrape.h"
 
 #include <errno.h>
@@ -25,17 +26,25 @@
 
 #define EXPORTED "exported_"
 
-/* A series remembered for staleness: its labels as scraped (see above),
- * and the scrape it was last seen in. One allocation: the struct and the
- * pairs; the strings are the scraper's shared ones (struct scraper's strs).
- * Kept small: 100 replicas of vLLM's metrics are 37,000 of these. */
-struct series {
-    struct series *next; /* hash chain */
+/* A label set as scraped (see above), one for all the targets' series
+ * that have it, counted by them; in the scraper's table. One allocation:
+ * the struct and the pairs; the strings are the scraper's shared ones
+ * (struct scraper's strs). */
+struct labelset {
+    struct labelset *next; /* hash chain */
     uint64_t hash;
-    uint32_t seen;  /* the low bits of the scrape's number: only "this one or not" matters */
+    uint32_t refs;
     uint16_t n;
-    bool stale_ok; /* false for a sample with its own timestamp: no marker then */
     struct prom_label labels[];
+};
+
+/* A series remembered for staleness: a slot of its target's table (open
+ * addressing by the set's hash), its label set and the scrape it was last
+ * seen in. Kept small: 100 replicas of vLLM's metrics are 37,000. */
+struct series {
+    struct labelset *set; /* NULL: a free slot */
+    uint32_t seen;  /* the low bits of the scrape's number: only "this one or not" matters */
+    bool stale_ok; /* false for a sample with its own timestamp: no marker then */
 };
 
 struct scrape_target {
@@ -53,8 +62,8 @@ struct scrape_target {
     uint64_t due;      /* loop time the next scrape is due at */
     uint64_t start_ns; /* uv_hrtime() when it started */
     uint64_t iter;     /* scrapes started */
-    struct series **buckets;
-    size_t nbuckets, nseries;
+    struct series *slots; /* nslots, a power of two, at most 3/4 used */
+    size_t nslots, nseries;
     bool busy; /* in a fetch callback: removal waits for its end */
     bool removed;
     /* status */
@@ -170,15 +179,6 @@ int scrape_labels_apply(const struct prom_label *scraped, size_t n, const struct
 
 /* ---- the series of a target ---- */
 
-static void series_free(struct scraper *s, struct series *e)
-{
-    for (size_t i = 0; i < e->n; i++) {
-        strtab_put(&s->strs, e->labels[i].name);
-        strtab_put(&s->strs, e->labels[i].value);
-    }
-    free(e);
-}
-
 static uint64_t labels_hash(const struct prom_label *l, size_t n)
 {
     uint64_t h = 0x9e3779b97f4a7c15u;
@@ -200,47 +200,130 @@ static bool labels_equal(const struct prom_label *a, size_t na, const struct pro
     return true;
 }
 
-/* The labels' strings are the scraper's shared ones; series_free drops them. */
-static struct series *series_new(struct scraper *s, const struct prom_label *l, size_t n,
-                                 uint64_t hash)
+/* Drops one reference to a label set; the last frees it. */
+static void labelset_put(struct scraper *s, struct labelset *set)
 {
-    struct series *e = malloc(sizeof(struct series) + n * sizeof(struct prom_label));
-    if (!e || n > UINT16_MAX) {
-        free(e);
-        return NULL;
+    if (--set->refs)
+        return;
+    struct labelset **pp = &s->sets[set->hash & (s->nsets_buckets - 1)];
+    while (*pp != set)
+        pp = &(*pp)->next;
+    *pp = set->next;
+    s->nsets--;
+    for (size_t i = 0; i < set->n; i++) {
+        strtab_put(&s->strs, set->labels[i].name);
+        strtab_put(&s->strs, set->labels[i].value);
     }
-    e->next = NULL;
-    e->hash = hash;
-    e->n = 0;
-    for (size_t i = 0; i < n; i++) {
-        e->labels[i].name = strtab_get(&s->strs, l[i].name);
-        e->labels[i].value = strtab_get(&s->strs, l[i].value);
-        e->n++;
-        if (!e->labels[i].name || !e->labels[i].value) {
-            series_free(s, e);
-            return NULL;
-        }
-    }
-    return e;
+    free(set);
 }
 
-static int table_grow(struct scrape_target *t)
+/* Doubles the index once it holds as many sets as chains; a failed growth
+ * leaves longer chains, not an error (as strtab's). */
+static void labelsets_grow(struct scraper *s)
 {
-    size_t nb = t->nbuckets ? t->nbuckets * 2 : 64;
-    struct series **b = calloc(nb, sizeof(*b));
+    size_t nb = s->nsets_buckets ? s->nsets_buckets * 2 : 256;
+    struct labelset **b = calloc(nb, sizeof(*b));
     if (!b)
-        return -ENOMEM;
-    for (size_t i = 0; i < t->nbuckets; i++) {
-        struct series *e = t->buckets[i], *next;
+        return;
+    for (size_t i = 0; i < s->nsets_buckets; i++) {
+        struct labelset *e = s->sets[i], *next;
         for (; e; e = next) {
             next = e->next;
             e->next = b[e->hash & (nb - 1)];
             b[e->hash & (nb - 1)] = e;
         }
     }
-    free(t->buckets);
-    t->buckets = b;
-    t->nbuckets = nb;
+    free(s->sets);
+    s->sets = b;
+    s->nsets_buckets = nb;
+}
+
+/* The scraper's label set equal to l, made if need be, with one more
+ * reference; NULL if out of memory. */
+static struct labelset *labelset_get(struct scraper *s, const struct prom_label *l, size_t n)
+{
+    uint64_t h = labels_hash(l, n);
+    if (s->nsets_buckets) {
+        for (struct labelset *e = s->sets[h & (s->nsets_buckets - 1)]; e; e = e->next) {
+            if (e->hash == h && labels_equal(e->labels, e->n, l, n)) {
+                e->refs++;
+                return e;
+            }
+        }
+    }
+    if (s->nsets >= s->nsets_buckets)
+        labelsets_grow(s);
+    if (n > UINT16_MAX || !s->nsets_buckets)
+        return NULL;
+    struct labelset *e = malloc(sizeof(*e) + n * sizeof(struct prom_label));
+    if (!e)
+        return NULL;
+    e->hash = h;
+    e->refs = 1;
+    e->n = 0;
+    for (size_t i = 0; i < n; i++) {
+        e->labels[i].name = strtab_get(&s->strs, l[i].name);
+        e->labels[i].value = strtab_get(&s->strs, l[i].value);
+        e->n++;
+        if (!e->labels[i].name || !e->labels[i].value) {
+            for (size_t j = 0; j <= i; j++) {
+                strtab_put(&s->strs, e->labels[j].name);
+                strtab_put(&s->strs, e->labels[j].value);
+            }
+            free(e);
+            return NULL;
+        }
+    }
+    e->next = s->sets[h & (s->nsets_buckets - 1)];
+    s->sets[h & (s->nsets_buckets - 1)] = e;
+    s->nsets++;
+    return e;
+}
+
+/* The slot of set in a table of cap slots: where it is, or the free one
+ * where it would go. */
+static struct series *slot_of(struct series *slots, size_t cap, const struct labelset *set)
+{
+    size_t i = set->hash & (cap - 1);
+    while (slots[i].set && slots[i].set != set)
+        i = (i + 1) & (cap - 1);
+    return &slots[i];
+}
+
+/* Empties slot i, moving back the ones after it that a lookup could no
+ * longer reach past the hole (linear probing's deletion). */
+static void slot_clear(struct series *slots, size_t cap, size_t i)
+{
+    size_t j = i;
+    for (;;) {
+        slots[i].set = NULL;
+        for (;;) {
+            j = (j + 1) & (cap - 1);
+            if (!slots[j].set)
+                return;
+            size_t home = slots[j].set->hash & (cap - 1);
+            /* It stays if its home is cyclically in (i, j]. */
+            if (i <= j ? (i < home && home <= j) : (i < home || home <= j))
+                continue;
+            break;
+        }
+        slots[i] = slots[j];
+        i = j;
+    }
+}
+
+/* Moves the series into a fresh table of cap slots. */
+static int slots_rebuild(struct scrape_target *t, size_t cap)
+{
+    struct series *v = calloc(cap, sizeof(*v));
+    if (!v)
+        return -ENOMEM;
+    for (size_t i = 0; i < t->nslots; i++)
+        if (t->slots[i].set)
+            *slot_of(v, cap, t->slots[i].set) = t->slots[i];
+    free(t->slots);
+    t->slots = v;
+    t->nslots = cap;
     return 0;
 }
 
@@ -250,27 +333,23 @@ static int table_grow(struct scrape_target *t)
  * but gets no staleness marker. */
 static int series_seen(struct scrape_target *t, const struct prom_label *l, size_t n, bool stale_ok)
 {
-    uint64_t h = labels_hash(l, n);
-    if (t->nbuckets) {
-        for (struct series *e = t->buckets[h & (t->nbuckets - 1)]; e; e = e->next) {
-            if (e->hash == h && labels_equal(e->labels, e->n, l, n)) {
-                e->seen = (uint32_t)t->iter;
-                e->stale_ok = stale_ok;
-                return 0;
-            }
-        }
+    if ((t->nseries + 1) * 4 > t->nslots * 3 &&
+        slots_rebuild(t, t->nslots ? t->nslots * 2 : 64))
+        return -ENOMEM;
+    struct labelset *set = labelset_get(t->s, l, n);
+    if (!set)
+        return -ENOMEM;
+    struct series *e = slot_of(t->slots, t->nslots, set);
+    int added = !e->set;
+    if (added) {
+        e->set = set;
+        t->nseries++;
+    } else {
+        labelset_put(t->s, set); /* the slot holds its reference */
     }
-    if (t->nseries >= t->nbuckets && table_grow(t))
-        return -ENOMEM;
-    struct series *e = series_new(t->s, l, n, h);
-    if (!e)
-        return -ENOMEM;
     e->seen = (uint32_t)t->iter;
     e->stale_ok = stale_ok;
-    e->next = t->buckets[h & (t->nbuckets - 1)];
-    t->buckets[h & (t->nbuckets - 1)] = e;
-    t->nseries++;
-    return 1;
+    return added;
 }
 
 static void sink_append(struct scrape_target *t, const struct prom_label *l, size_t n, int64_t t_ms,
@@ -285,24 +364,26 @@ static void sink_append(struct scrape_target *t, const struct prom_label *l, siz
 static void series_end(struct scrape_target *t, uint64_t keep, int64_t t_ms)
 {
     struct scraper *s = t->s;
-    for (size_t i = 0; i < t->nbuckets; i++) {
-        struct series **pp = &t->buckets[i];
-        while (*pp) {
-            struct series *e = *pp;
-            if (keep && e->seen == (uint32_t)keep) {
-                pp = &e->next;
-                continue;
-            }
-            int n = e->stale_ok ? scrape_labels_apply(e->labels, e->n, t->labels, t->nlabels,
-                                                      s->scratch, s->scratch_cap, s->names,
-                                                      s->names_cap)
-                                : 0;
-            if (n > 0)
-                sink_append(t, s->scratch, (size_t)n, t_ms, prom_stale_nan());
-            *pp = e->next;
-            series_free(t->s, e);
-            t->nseries--;
+    for (size_t i = 0; i < t->nslots;) {
+        struct series *e = &t->slots[i];
+        if (!e->set || (keep && e->seen == (uint32_t)keep)) {
+            i++;
+            continue;
         }
+        int n = e->stale_ok ? scrape_labels_apply(e->set->labels, e->set->n, t->labels,
+                                                  t->nlabels, s->scratch, s->scratch_cap,
+                                                  s->names, s->names_cap)
+                            : 0;
+        if (n > 0)
+            sink_append(t, s->scratch, (size_t)n, t_ms, prom_stale_nan());
+        labelset_put(s, e->set);
+        slot_clear(t->slots, t->nslots, i); /* slot i may hold another now: looked at again */
+        t->nseries--;
+    }
+    if (!t->nseries) {
+        free(t->slots);
+        t->slots = NULL;
+        t->nslots = 0;
     }
 }
 
@@ -463,17 +544,18 @@ static void schedule_next(struct scrape_target *t)
     uv_timer_start(&t->timer, on_tick, t->due - now, 0);
 }
 
-/* The scrape's timestamp: the clock, unless it is within
- * SCRAPE_TIMESTAMP_TOLERANCE_MS of one interval after the last one, which
- * is then used instead — Prometheus's timestamp alignment
- * (--scrape.timestamp-tolerance). Regular timestamps are what the store's
- * delta-of-delta encoding stores in one bit a sample instead of nine. */
+/* The scrape's timestamp: the clock, unless it is within the tolerance
+ * (scrape.h) of one interval after the last one, which is then used
+ * instead: Prometheus's timestamp alignment. Regular timestamps are what
+ * the store keeps as runs. */
 static int64_t scrape_timestamp(struct scrape_target *t)
 {
     int64_t now = now_ms(t->s), aligned = t->prev_t_ms + (int64_t)t->interval_ms;
+    int64_t tolerance = t->interval_ms / 100;
+    if (tolerance < SCRAPE_TIMESTAMP_TOLERANCE_MS)
+        tolerance = SCRAPE_TIMESTAMP_TOLERANCE_MS;
     if (t->prev_t_ms && t->interval_ms > 100 * SCRAPE_TIMESTAMP_TOLERANCE_MS &&
-        now - aligned <= SCRAPE_TIMESTAMP_TOLERANCE_MS &&
-        aligned - now <= SCRAPE_TIMESTAMP_TOLERANCE_MS)
+        now - aligned <= tolerance && aligned - now <= tolerance)
         now = aligned;
     t->prev_t_ms = now;
     return now;
@@ -519,6 +601,9 @@ static void scraper_closed(struct scraper *s)
     free(s->names);
     s->scratch = NULL;
     s->names = NULL;
+    free(s->sets); /* empty: every target has put its sets */
+    s->sets = NULL;
+    s->nsets_buckets = 0;
     strtab_release(&s->strs);
     if (s->on_closed)
         s->on_closed(s);
@@ -528,14 +613,10 @@ static void on_target_closed(uv_handle_t *h)
 {
     struct scrape_target *t = h->data;
     struct scraper *s = t->s;
-    for (size_t i = 0; i < t->nbuckets; i++) {
-        struct series *e = t->buckets[i], *next;
-        for (; e; e = next) {
-            next = e->next;
-            series_free(s, e);
-        }
-    }
-    free(t->buckets);
+    for (size_t i = 0; i < t->nslots; i++)
+        if (t->slots[i].set)
+            labelset_put(s, t->slots[i].set);
+    free(t->slots);
     free(t->url);
     free(t->labels);
     free(t);

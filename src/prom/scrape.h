@@ -39,9 +39,15 @@
 #define SCRAPE_MAX_SERIES 100000    /* per target */
 #define SCRAPE_MAX_BODY (16u << 20) /* bytes of one response */
 #define SCRAPE_INTERVAL_MS 1000
-/* An on-time scrape is stamped exactly one interval after the last, if the
- * clock is this close to it: Prometheus's --scrape.timestamp-tolerance
- * default. Only for intervals over 100 times this, as there. */
+/* An on-time scrape is stamped exactly one interval after the last if the
+ * clock is within a tolerance of it, for intervals over 100 times
+ * SCRAPE_TIMESTAMP_TOLERANCE_MS, as Prometheus does with its
+ * --scrape.timestamp-tolerance (2 ms). The tolerance here is 1% of the
+ * interval, at least that: 10 ms at 1 s. Prometheus runs a goroutine per
+ * target; ebb scrapes every target from one loop, which starts a scrape a
+ * few ms late whenever it is answering a query or reading another body,
+ * and a stamp off the schedule costs the store ~60 bits on each of the
+ * target's series (three changes of distance, a run broken). */
 #define SCRAPE_TIMESTAMP_TOLERANCE_MS 2
 
 /* Where samples go. */
@@ -98,6 +104,7 @@ struct scrape_target_status {
 };
 
 struct scrape_target;
+struct labelset;
 
 struct scraper {
     uv_loop_t *loop;
@@ -117,7 +124,9 @@ struct scraper {
     size_t own_cap;
     char *names; /* "exported_..." names */
     size_t names_cap;
-    struct strtab strs; /* the label strings of the targets' series */
+    struct labelset **sets; /* the targets' series' label sets, shared: chains by hash */
+    size_t nsets_buckets, nsets;
+    struct strtab strs; /* the label strings of those sets */
 };
 
 /* Sets up a scraper on loop, fetching with f (the caller's; it must outlive

@@ -9,14 +9,17 @@
 
 #include "base/util.h"
 
-/* A chunk's buffer grows this many bytes at a time: a sample of a regular
- * scrape takes a few bits, so a step lasts many appends, and the newest
- * chunk wastes at most a step. */
-#define CHUNK_STEP 32
+/* A chunk's buffer is 16k + 8 bytes, the sizes glibc's malloc hands out
+ * without waste (chunks of 16k + 16), grown to what the next sample needs:
+ * an idle series' chunk (its raw first sample, a second, a run) is 24. */
+static size_t chunk_alloc_size(size_t need)
+{
+    return need <= 24 ? 24 : (need - 8 + 15) / 16 * 16 + 8;
+}
 
-/* The most bits a sample takes: a time's 4 + 64, a value's 2 + 5 + 6 + 64
- * (the first of a chunk, raw, takes 128). */
-#define SAMPLE_BITS_MAX 145
+/* The most bits a sample takes: a time's 5 + 64, a value's 2 + 5 + 6 + 64
+ * (the first of a chunk, raw, takes 128; a run token at most 5 + 5 + 15). */
+#define SAMPLE_BITS_MAX 146
 
 /* store_xor.lead while no XOR has set a window. */
 #define NO_WINDOW 0xff
@@ -24,9 +27,14 @@
 /* ---- The bit stream: most significant bit first. ---- */
 
 /* Appends the low n bits of v (1 <= n <= 64) at bit *pos of buf, whose bits
- * from *pos on are zero and which has room for them. */
+ * from *pos on are zero and which has room for them. A NULL buf only
+ * counts them (for the room a sample needs). */
 static void bits_put(unsigned char *buf, uint32_t *pos, uint64_t v, unsigned n)
 {
+    if (!buf) {
+        *pos += n;
+        return;
+    }
     while (n) {
         unsigned room = 8 - (*pos & 7), k = n < room ? n : room;
         unsigned part = (unsigned)(v >> (n - k)) & ((1u << k) - 1);
@@ -34,6 +42,19 @@ static void bits_put(unsigned char *buf, uint32_t *pos, uint64_t v, unsigned n)
         *pos += k;
         n -= k;
     }
+}
+
+/* Takes the bits from bit to on off the end of buf (at *pos): they are
+ * zero again, for the next bits_put. */
+static void bits_cut(unsigned char *buf, uint32_t *pos, uint32_t to)
+{
+    size_t end = (*pos + 7) / 8, byte = to >> 3;
+    if (to & 7) {
+        buf[byte] &= (unsigned char)(0xff00 >> (to & 7));
+        byte++;
+    }
+    memset(buf + byte, 0, end - byte);
+    *pos = to;
 }
 
 static inline uint64_t load_be64(const unsigned char *p)
@@ -126,11 +147,52 @@ static void time_put(unsigned char *buf, uint32_t *pos, struct store_xor *x, int
         bits_put(buf, pos, 14, 4);
         bits_put(buf, pos, dod & 0xfff, 12);
     } else {
-        bits_put(buf, pos, 15, 4);
+        bits_put(buf, pos, 30, 5);
         bits_put(buf, pos, dod, 64);
     }
     x->t = t;
     x->dt = dt;
+}
+
+/* The bits k repeats take at the end of a chunk: "00" each (no change of
+ * distance, the same value), or from STORE_RUN_MIN on one run token:
+ * "11111" (the time's escape), 5 bits of the count's length less one, and
+ * the count's bits below its top one. */
+static unsigned run_bits(uint32_t k)
+{
+    if (k < STORE_RUN_MIN)
+        return 2 * k;
+    return 10 + (31 - (unsigned)__builtin_clz(k));
+}
+
+static void run_put(unsigned char *buf, uint32_t *pos, uint32_t k)
+{
+    if (k < STORE_RUN_MIN) {
+        *pos += 2 * k; /* the bits past *pos are zero */
+        return;
+    }
+    unsigned len = 32 - (unsigned)__builtin_clz(k);
+    bits_put(buf, pos, 31, 5);
+    bits_put(buf, pos, len - 1, 5);
+    if (len > 1)
+        bits_put(buf, pos, k, len - 1);
+}
+
+/* Moves a reader over k (at most x->run) of its run's samples at once. */
+static inline void run_skip(struct store_xor *x, uint32_t k)
+{
+    x->run -= k;
+    x->t = (int64_t)((uint64_t)x->t + (uint64_t)k * x->dt);
+}
+
+/* How many of the run's samples still to come are before t_ms (at_too: or
+ * at it). They are x->t plus a distance (at least 1) each. */
+static inline uint32_t run_before(const struct store_xor *x, int64_t t_ms, bool at_too)
+{
+    if (!x->run || t_ms < x->t || (t_ms == x->t && !at_too))
+        return 0;
+    uint64_t gap = (uint64_t)t_ms - (uint64_t)x->t, j = (at_too ? gap : gap - 1) / x->dt;
+    return j < x->run ? (uint32_t)j : x->run;
 }
 
 /* Appends value bits v after x's: XOR'd with the previous value, 1 bit when
@@ -168,6 +230,11 @@ static void value_put(unsigned char *buf, uint32_t *pos, struct store_xor *x, ui
 static inline __attribute__((always_inline)) void sample_get(struct store_bitr *r, uint32_t i,
                                                              struct store_xor *x)
 {
+    if (x->run) {
+        x->run--;
+        x->t = (int64_t)((uint64_t)x->t + x->dt);
+        return;
+    }
     if (i == 0) {
         x->t = (int64_t)bitr_get(r, 64);
         x->v = bitr_get(r, 64);
@@ -191,9 +258,17 @@ static inline __attribute__((always_inline)) void sample_get(struct store_bitr *
     } else if (!(w >> 60 & 1)) {
         dod = sign_extend(w << 4 >> 52, 12);
         bitr_skip(r, 16);
-    } else {
-        bitr_skip(r, 4);
+    } else if (!(w >> 59 & 1)) {
+        bitr_skip(r, 5);
         dod = bitr_get(r, 64);
+    } else {
+        /* A run: this sample and count - 1 more repeat the one before. */
+        unsigned len = (unsigned)(w >> 54 & 31) + 1;
+        bitr_skip(r, 10);
+        uint64_t count = len > 1 ? (uint64_t)1 << (len - 1) | bitr_get(r, len - 1) : 1;
+        x->run = (uint32_t)(count - 1);
+        x->t = (int64_t)((uint64_t)x->t + x->dt);
+        return;
     }
     x->dt += dod;
     x->t = (int64_t)((uint64_t)x->t + x->dt);
@@ -431,7 +506,7 @@ static int series_create(struct store *s, const struct prom_label *labels, size_
     if (kept > UINT32_MAX)
         return -EINVAL;
     size_t bytes = series_bytes(kept, strbytes);
-    size_t first = 2 * sizeof(struct store_chunk) + CHUNK_STEP;
+    size_t first = sizeof(struct store_chunk) + chunk_alloc_size(0);
     if (s->nseries >= s->lim.max_series || s->bytes + bytes + first > s->lim.max_bytes)
         return -ENOSPC;
     if (s->nseries + 1 > s->table_cap / 2 && (err = table_rebuild(s, s->nseries + 1)) != 0)
@@ -470,15 +545,14 @@ static int series_create(struct store *s, const struct prom_label *labels, size_
     return 0;
 }
 
-/* Grows chunk c, CHUNK_STEP bytes at a time, to hold bits bits. 0, -ENOSPC
- * or -ENOMEM (c is as it was). */
+/* Grows chunk c to hold bits bits. 0, -ENOSPC or -ENOMEM (c is as it
+ * was). */
 static int chunk_grow(struct store *s, struct store_chunk *c, size_t bits)
 {
-    size_t need = (bits + 7) / 8, cap = c->cap;
-    if (need <= cap)
+    size_t need = (bits + 7) / 8, cap;
+    if (need <= c->cap)
         return 0;
-    while (cap < need)
-        cap += CHUNK_STEP;
+    cap = chunk_alloc_size(need);
     if (cap > UINT16_MAX)
         return -ENOMEM;
     int err = chunk_bytes_take(s, cap - c->cap);
@@ -509,16 +583,43 @@ static void chunk_trim(struct store *s, struct store_chunk *c)
     c->cap = (uint16_t)used;
 }
 
-/* Makes room for one more sample: in the newest chunk, or in a new one
- * when that is full (closing the full one). 0, -ENOSPC or -ENOMEM. */
-static int chunk_room(struct store *s, struct store_series *se)
+/* Whether (t, v's bits) would repeat the newest sample of its chunk: the
+ * same distance from it as it had from the one before, the same value. */
+static bool is_repeat(const struct store_series *se, int64_t t, uint64_t bits)
+{
+    return se->len && (uint64_t)t - (uint64_t)se->last.t == se->last.dt && bits == se->last.v;
+}
+
+/* The bits (t, v's bits) will add to chunk c, which has samples: the
+ * encoders run without a buffer. */
+static uint32_t sample_bits(const struct store_series *se, int64_t t, uint64_t bits)
+{
+    if (is_repeat(se, t, bits)) {
+        unsigned now = run_bits(se->last.run), then = run_bits(se->last.run + 1);
+        return then > now ? then - now : 0;
+    }
+    struct store_xor x = se->last;
+    uint32_t pos = 0;
+    time_put(NULL, &pos, &x, t);
+    value_put(NULL, &pos, &x, bits);
+    return pos;
+}
+
+/* Makes room for (t, v's bits): in the newest chunk, or in a new one when
+ * that is full (closing the full one). A full chunk still takes a repeat
+ * that goes on the run it ends in: an idle series stays one chunk of a
+ * few bytes (up to UINT16_MAX samples), and the samples past the limit
+ * are one run token, which a reader passes at once. 0, -ENOSPC or
+ * -ENOMEM. */
+static int chunk_room(struct store *s, struct store_series *se, int64_t t, uint64_t bits)
 {
     struct store_chunk *c = se->nchunks ? &se->chunks[se->nchunks - 1] : NULL;
-    if (c && c->n < chunk_limit(s))
-        return chunk_grow(s, c, c->nbits + SAMPLE_BITS_MAX);
+    if (c && (c->n < chunk_limit(s) ||
+              (se->last.run && c->n < UINT16_MAX && is_repeat(se, t, bits))))
+        return chunk_grow(s, c, c->nbits + sample_bits(se, t, bits));
     int err;
     if (se->nchunks == se->chunks_cap) {
-        size_t cap = se->chunks_cap + se->chunks_cap / 2 + 2;
+        size_t cap = se->chunks_cap ? se->chunks_cap + se->chunks_cap / 2 + 1 : 1;
         if (cap > UINT32_MAX)
             return -ENOSPC;
         if ((err = chunk_bytes_take(s, (cap - se->chunks_cap) * sizeof(struct store_chunk))) != 0)
@@ -532,16 +633,17 @@ static int chunk_room(struct store *s, struct store_series *se)
         se->chunks_cap = (uint32_t)cap;
         c = se->nchunks ? &se->chunks[se->nchunks - 1] : NULL;
     }
-    if ((err = chunk_bytes_take(s, CHUNK_STEP)) != 0)
+    size_t cap = chunk_alloc_size(0); /* the raw first sample's 16 bytes */
+    if ((err = chunk_bytes_take(s, cap)) != 0)
         return err;
-    unsigned char *b = calloc(1, CHUNK_STEP);
+    unsigned char *b = calloc(1, cap);
     if (!b) {
-        chunk_bytes_give(s, CHUNK_STEP);
+        chunk_bytes_give(s, cap);
         return -ENOMEM;
     }
     if (c)
         chunk_trim(s, c);
-    se->chunks[se->nchunks++] = (struct store_chunk){b, 0, 0, CHUNK_STEP};
+    se->chunks[se->nchunks++] = (struct store_chunk){b, 0, 0, (uint16_t)cap};
     return 0;
 }
 
@@ -554,31 +656,52 @@ static void chunk_put(struct store_series *se, int64_t t, double v)
     if (!c->n) {
         bits_put(c->buf, &c->nbits, (uint64_t)t, 64);
         bits_put(c->buf, &c->nbits, bits, 64);
-        se->last = (struct store_xor){t, 0, bits, NO_WINDOW, 0};
+        se->last = (struct store_xor){t, 0, bits, NO_WINDOW, 0, 0};
+    } else if (is_repeat(se, t, bits)) {
+        /* The repeats at the chunk's end, written again one longer. */
+        uint32_t run = se->last.run + 1;
+        bits_cut(c->buf, &c->nbits, c->nbits - run_bits(run - 1));
+        run_put(c->buf, &c->nbits, run);
+        se->last.t = t;
+        se->last.run = run;
     } else {
         time_put(c->buf, &c->nbits, &se->last, t);
         value_put(c->buf, &c->nbits, &se->last, bits);
+        se->last.run = 0;
     }
     c->n++;
 }
 
 /* Takes the newest sample out of the newest chunk (for a sample at its
- * time to replace it), decoding the chunk for the state before it. */
+ * time to replace it). A repeat shortens the run; else the chunk is
+ * decoded for the state before it. */
 static void chunk_unput(struct store_series *se)
 {
     struct store_chunk *c = &se->chunks[se->nchunks - 1];
-    struct store_bitr r;
-    bitr_init(&r, c);
-    for (uint32_t i = 0; i + 1 < c->n; i++)
-        sample_get(&r, i, &se->last);
-    size_t pos = bitr_pos(&r, c);
-    size_t end = (c->nbits + 7) / 8, byte = pos >> 3;
-    if (pos & 7) {
-        c->buf[byte] &= (unsigned char)(0xff00 >> (pos & 7));
-        byte++;
+    if (se->last.run) {
+        uint32_t run = se->last.run - 1;
+        bits_cut(c->buf, &c->nbits, c->nbits - run_bits(run + 1));
+        run_put(c->buf, &c->nbits, run);
+        se->last.t = (int64_t)((uint64_t)se->last.t - se->last.dt);
+        se->last.run = run;
+        c->n--;
+        return;
     }
-    memset(c->buf + byte, 0, end - byte);
-    c->nbits = (uint32_t)pos;
+    /* Not a repeat, so the samples before it end a token: decoded, the
+     * reader has no run left, and the appender's count of repeats at the
+     * end is counted on the way. */
+    struct store_bitr r;
+    struct store_xor x = {0, 0, 0, NO_WINDOW, 0, 0};
+    uint32_t repeats = 0;
+    bitr_init(&r, c);
+    for (uint32_t i = 0; i + 1 < c->n; i++) {
+        uint64_t dt = x.dt, v = x.v;
+        sample_get(&r, i, &x);
+        repeats = i && x.dt == dt && x.v == v ? repeats + 1 : 0;
+    }
+    x.run = repeats;
+    se->last = x;
+    bits_cut(c->buf, &c->nbits, (uint32_t)bitr_pos(&r, c));
     c->n--;
 }
 
@@ -605,11 +728,12 @@ static void series_drop(struct store *s, struct store_series *se, size_t k)
 /* Room for a sample, or for rewriting the newest (same): past max_bytes
  * the series' oldest chunk makes room, as a full ring's oldest sample
  * would; a series with one chunk is refused. */
-static int series_room(struct store *s, struct store_series *se, bool same)
+static int series_room(struct store *s, struct store_series *se, bool same, int64_t t,
+                       uint64_t bits)
 {
     for (;;) {
         struct store_chunk *c = same ? &se->chunks[se->nchunks - 1] : NULL;
-        int err = c ? chunk_grow(s, c, c->nbits + SAMPLE_BITS_MAX) : chunk_room(s, se);
+        int err = c ? chunk_grow(s, c, c->nbits + SAMPLE_BITS_MAX) : chunk_room(s, se, t, bits);
         if (err != -ENOSPC || se->nchunks < 2)
             return err;
         series_drop(s, se, se->chunks[0].n - se->skip);
@@ -632,7 +756,9 @@ int store_append(struct store *s, const struct prom_label *labels, size_t n, int
             return -EINVAL;
         same = t_ms == se->last.t;
     }
-    if ((err = series_room(s, se, same)) != 0) {
+    uint64_t bits;
+    memcpy(&bits, &v, sizeof(bits));
+    if ((err = series_room(s, se, same, t_ms, bits)) != 0) {
         if (err == -ENOSPC)
             s->rejected++;
         return err;
@@ -666,6 +792,22 @@ static inline void iter_step(struct store_iter *it)
     it->i++;
 }
 
+/* Decodes the next k samples, a run's at once. */
+static void iter_skip(struct store_iter *it, size_t k)
+{
+    while (k) {
+        if (it->x.run) {
+            uint32_t j = it->x.run < k ? it->x.run : (uint32_t)k;
+            run_skip(&it->x, j);
+            it->i += j;
+            k -= j;
+            continue;
+        }
+        iter_step(it);
+        k--;
+    }
+}
+
 /* Positions it at the start of chunk k: past the dropped samples of the
  * first, the index of the next sample set. */
 static void iter_at_chunk(struct store_iter *it, const struct store_series *se, size_t k)
@@ -676,14 +818,13 @@ static void iter_at_chunk(struct store_iter *it, const struct store_series *se, 
     bitr_init(&it->r, &se->chunks[k]);
     it->pending = 0;
     it->index = 0;
-    it->x = (struct store_xor){0, 0, 0, NO_WINDOW, 0};
+    it->x = (struct store_xor){0, 0, 0, NO_WINDOW, 0, 0};
     for (size_t j = 0; j < k; j++)
         it->index += se->chunks[j].n;
     if (k)
         it->index -= se->skip;
     else
-        for (uint32_t j = 0; j < se->skip; j++)
-            iter_step(it);
+        iter_skip(it, se->skip);
 }
 
 void store_iter_init(struct store_iter *it, const struct store_series *se, size_t i)
@@ -696,12 +837,11 @@ void store_iter_init(struct store_iter *it, const struct store_series *se, size_
     it->i = 0;
     it->pending = 0;
     it->index = i;
-    it->x = (struct store_xor){0, 0, 0, NO_WINDOW, 0};
+    it->x = (struct store_xor){0, 0, 0, NO_WINDOW, 0, 0};
     if (i >= se->len)
         return;
     bitr_init(&it->r, &se->chunks[k]);
-    for (size_t j = 0; j < p; j++)
-        iter_step(it);
+    iter_skip(it, p);
 }
 
 int store_iter_next(struct store_iter *it, struct store_sample *out)
@@ -754,6 +894,8 @@ size_t store_iter_read(struct store_iter *it, struct store_sample *out, size_t n
     return k;
 }
 
+static size_t iter_until(struct store_iter *it, int64_t t_ms);
+
 size_t store_iter_count(const struct store_iter *it, int64_t t_ms)
 {
     const struct store_series *se = it->se;
@@ -761,12 +903,15 @@ size_t store_iter_count(const struct store_iter *it, int64_t t_ms)
         return 0;
     if (t_ms > se->last.t)
         return se->len - it->index;
+    /* A sample at or after t_ms is there: the count is how far it is. */
     struct store_iter c = *it;
-    struct store_sample smp;
-    size_t n = 0;
-    while (store_iter_next(&c, &smp) && smp.t < t_ms)
-        n++;
-    return n;
+    if (c.pending) {
+        if (c.x.t >= t_ms)
+            return 0;
+        c.pending = 0;
+        c.index++;
+    }
+    return iter_until(&c, t_ms) - it->index;
 }
 
 /* The first chunk whose first time is past t_ms, or with at_too at t_ms
@@ -792,8 +937,6 @@ static size_t chunk_after(const struct store_series *se, int64_t t_ms, bool at_t
     }
     return lo;
 }
-
-static size_t iter_until(struct store_iter *it, int64_t t_ms);
 
 size_t store_iter_seek(struct store_iter *it, const struct store_series *se, int64_t t_ms)
 {
@@ -821,6 +964,12 @@ static size_t iter_until(struct store_iter *it, int64_t t_ms)
     uint32_t i = it->i;
     size_t index = it->index;
     for (;; index++) {
+        if (x.run) { /* the run's samples before t_ms, at once */
+            uint32_t j = run_before(&x, t_ms, false);
+            run_skip(&x, j);
+            i += j;
+            index += j;
+        }
         if (i == c->n) {
             c++;
             i = 0;
@@ -869,6 +1018,16 @@ static int iter_before(struct store_iter *it, int64_t t_ms, int found)
     uint32_t i = it->i;
     size_t xi = found ? it->index : it->index - 1;
     while (i < c->n) {
+        if (x.run) { /* the run's samples at or before t_ms, at once */
+            uint32_t j = run_before(&x, t_ms, true);
+            run_skip(&x, j);
+            i += j;
+            xi += j;
+            found |= j > 0;
+            if (x.run) /* the next is after t_ms */
+                break;
+            continue;
+        }
         struct store_bitr r2 = r;
         struct store_xor x2 = x;
         sample_get(&r2, i, &x2);

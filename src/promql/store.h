@@ -35,14 +35,16 @@ struct store_sample {
     double v;
 };
 
-/* Samples per chunk (fewer when max_samples_per_series is smaller): a
- * random read decodes at most one chunk. */
+/* Samples per chunk (fewer when max_samples_per_series is smaller), runs
+ * aside: a random read decodes at most one chunk, and a run at once. */
 #define STORE_CHUNK_SAMPLES 120
 
-/* A chunk: up to STORE_CHUNK_SAMPLES samples as one Gorilla bit stream
- * (see docs/promql.md): the first time and value raw, then each time as
- * the change of its distance from the one before and each value XOR'd
- * with the one before. The newest chunk is appended to in place; the
+/* A chunk: STORE_CHUNK_SAMPLES samples as one Gorilla bit stream (see
+ * docs/promql.md): the first time and value raw, then each time as the
+ * change of its distance from the one before and each value XOR'd with
+ * the one before, repeats in a row as a run. A full chunk still takes the
+ * repeats of a run it ends in (up to UINT16_MAX samples), so an idle
+ * series is one small chunk. The newest chunk is appended to in place; the
  * others are trimmed to their bytes. */
 struct store_chunk {
     unsigned char *buf; /* cap bytes, bits nbits on zero */
@@ -59,7 +61,17 @@ struct store_xor {
     uint64_t dt;
     uint64_t v; /* a double's bits */
     unsigned char lead, trail;
+    /* Repeats: samples at the same distance with the same value. The
+     * appender's: how many end its chunk now (a run token from
+     * STORE_RUN_MIN on); a reader's: how many of a run token are still to
+     * come. */
+    uint32_t run;
 };
+
+/* Repeats in a row from which they are one run token instead of 2 bits
+ * each: 5 + 5 bits and the count's, so a value that does not change for
+ * an hour costs a few bytes. */
+#define STORE_RUN_MIN 8
 
 struct store_series {
     uint64_t hash;              /* of the label set, see store_labels_hash */

@@ -436,6 +436,28 @@ static int64_t scripted_clock(void *ud)
     return script_clock[i < 8 ? i : 7] + (i < 8 ? 0 : (int64_t)(i - 7) * 250);
 }
 
+/* Scrapes "a 1" every interval_ms with the scripted clock and checks the
+ * first n "up" samples' times. */
+static void up_times_are(const int64_t clock[8], unsigned interval_ms, const int64_t *want, int n)
+{
+    memcpy(script_clock, clock, sizeof(script_clock));
+    script_calls = 0;
+    struct scrape_config cfg;
+    scrape_config_defaults(&cfg);
+    cfg.clock_ms = scripted_clock;
+    struct fixture *f = setup(&cfg);
+    set_page(f, "/metrics", 200, "a 1\n");
+    add(f, "/metrics", interval_ms, 0, target_labels, 2);
+    run_until_ups(f, n, 8000);
+    const char *up = S(f, "up", NULL);
+    int k = 0;
+    for (size_t i = 0; i < f->nrec && k < n; i++)
+        if (!strcmp(f->rec[i].series, up))
+            assert_int_equal(f->rec[i].t, want[k++]);
+    assert_int_equal(k, n);
+    teardown(f);
+}
+
 /* Prometheus's timestamp alignment: a scrape within 2 ms (inclusive) of one
  * interval after the last is stamped exactly there (+1, -1, +2 below); 3 ms
  * or more off, with the clock (+10, +3). */
@@ -443,22 +465,63 @@ static void timestamps_are_aligned_within_the_tolerance(void **state)
 {
     static const int64_t clock[8] = {100000, 100251, 100499, 100760, 101010, 101262, 101513,
                                      101763};
-    memcpy(script_clock, clock, sizeof(clock));
-    script_calls = 0;
-    struct scrape_config cfg;
-    scrape_config_defaults(&cfg);
-    cfg.clock_ms = scripted_clock;
-    struct fixture *f = setup(&cfg);
-    set_page(f, "/metrics", 200, "a 1\n");
-    add(f, "/metrics", 250, 0, target_labels, 2);
-    run_until_ups(f, 7, 5000);
     static const int64_t want[7] = {100000, 100250, 100500, 100760, 101010, 101260, 101513};
-    const char *up = S(f, "up", NULL);
-    int k = 0;
-    for (size_t i = 0; i < f->nrec && k < 7; i++)
-        if (!strcmp(f->rec[i].series, up))
-            assert_int_equal(f->rec[i].t, want[k++]);
-    assert_int_equal(k, 7);
+    up_times_are(clock, 250, want, 7);
+}
+
+/* At 1 s the tolerance is 1% of the interval: 10 ms either way (+9, -10,
+ * +10 below) is stamped on the schedule; 11 ms off is not. */
+static void timestamps_tolerance_is_a_hundredth_of_the_interval(void **state)
+{
+    static const int64_t clock[8] = {100000, 101009, 101990, 103000, 104011, 105011, 106011,
+                                     107011};
+    static const int64_t want[5] = {100000, 101000, 102000, 103000, 104011};
+    up_times_are(clock, 1000, want, 5);
+}
+
+/* Many series, a third of them gone and back: a marker for each one gone
+ * and none for the others, whatever the remembered series' table had to
+ * move to fill the holes; the ones back count as added. */
+static void staleness_of_many_series(void **state)
+{
+    enum { N = 500 };
+    static char all[N * 24], some[N * 24];
+    size_t oa = 0, os = 0;
+    for (int k = 0; k < N; k++) {
+        oa += (size_t)snprintf(all + oa, sizeof(all) - oa, "m{k=\"%d\"} 1\n", k);
+        if (k % 3)
+            os += (size_t)snprintf(some + os, sizeof(some) - os, "m{k=\"%d\"} 1\n", k);
+    }
+    struct fixture *f = setup(NULL);
+    set_page(f, "/metrics", 200, all);
+    add(f, "/metrics", 100, 0, target_labels, 2);
+    run_until_ups(f, 1, 3000);
+    set_page(f, "/metrics", 200, some);
+    run_until_ups(f, 2, 3000);
+    int64_t t2 = must(f, S(f, "up", NULL))->t;
+    assert_true(must(f, S(f, "scrape_series_added", NULL))->v == 0);
+    char extra[32];
+    for (int k = 0; k < N; k++) {
+        snprintf(extra, sizeof(extra), "k=%d", k);
+        int count;
+        const struct record *r = must(f, S(f, "m", extra));
+        find(f, S(f, "m", extra), &count);
+        assert_int_equal(count, 2);
+        assert_int_equal(prom_is_stale_nan(r->v), k % 3 == 0);
+        assert_int_equal(r->t, t2);
+    }
+    struct status_capture c;
+    status_of(f, &c);
+    assert_int_equal(c.st.series, N - (N + 2) / 3);
+    set_page(f, "/metrics", 200, all);
+    run_until_ups(f, 3, 3000);
+    assert_true(must(f, S(f, "scrape_series_added", NULL))->v == (N + 2) / 3);
+    for (int k = 0; k < N; k++) {
+        snprintf(extra, sizeof(extra), "k=%d", k);
+        assert_false(prom_is_stale_nan(must(f, S(f, "m", extra))->v));
+    }
+    status_of(f, &c);
+    assert_int_equal(c.st.series, N);
     teardown(f);
 }
 
@@ -793,6 +856,8 @@ int main(void)
         cmocka_unit_test(labels_timestamps_and_report),
         cmocka_unit_test(staleness),
         cmocka_unit_test(timestamps_are_aligned_within_the_tolerance),
+        cmocka_unit_test(timestamps_tolerance_is_a_hundredth_of_the_interval),
+        cmocka_unit_test(staleness_of_many_series),
         cmocka_unit_test(parse_error_fails_the_scrape),
         cmocka_unit_test(target_down),
         cmocka_unit_test(slow_target_times_out),

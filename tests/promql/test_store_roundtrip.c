@@ -2,8 +2,9 @@
  *
  * Random and adversarial series (jittered and regular times, big jumps,
  * negative changes of distance, distances past 32 bits, NaNs with any
- * payload, the stale marker, infinities, -0.0, subnormals, repeats,
- * same-time rewrites, times refused as older) go into the store and into a
+ * payload, the stale marker, infinities, -0.0, subnormals, repeats and
+ * long runs of them, same-time rewrites, times refused as older) go into
+ * the store and into a
  * reference array side by side, with the per-series limit, gc and a tight
  * max_bytes in some rounds. After every append every reader must give back
  * the reference's samples bit for bit: iteration, random access, seeks,
@@ -193,6 +194,7 @@ struct round {
     size_t max_samples, max_bytes;
     int appends;
     bool gc;
+    bool runs; /* mostly repeats: the same distance, the same value */
 };
 
 static void run_round(const struct round *rd, uint64_t seed)
@@ -232,8 +234,15 @@ static void run_round(const struct round *rd, uint64_t seed)
             }
             continue;
         }
-        int64_t nt = pick_time(t[k], &step[k]);
-        double nv = pick_value(v[k]);
+        int64_t nt;
+        double nv;
+        if (rd->runs && rnd() % 32 && t[k] <= INT64_MAX - step[k]) {
+            nt = t[k] + step[k];
+            nv = v[k];
+        } else {
+            nt = pick_time(t[k], &step[k]);
+            nv = pick_value(v[k]);
+        }
         int rc = store_append(&s, lab, 1, nt, nv);
         bool held = r->n > r->start;
         if (held && nt < r->s[r->n - 1].t) {
@@ -274,14 +283,18 @@ static void run_round(const struct round *rd, uint64_t seed)
 static void roundtrip(void **state)
 {
     static const struct round rounds[] = {
-        {"store: a long series, no limit reached", 100000, (size_t)1 << 30, 2000, false},
-        {"store: the oldest sample goes first", 1024, (size_t)1 << 30, 2000, false},
-        {"store: a limit under a chunk", 7, (size_t)1 << 30, 2000, false},
-        {"store: a limit of one sample", 1, (size_t)1 << 30, 1000, false},
-        {"store: a limit one past a chunk", STORE_CHUNK_SAMPLES + 1, (size_t)1 << 30, 2500, false},
-        {"store: gc drops old samples and chunks", 500, (size_t)1 << 30, 2000, true},
-        {"store: max_bytes gives up a series' oldest chunk", 100000, 3000, 2500, false},
-        {"store: max_bytes with gc and the limit", 300, 2500, 2500, true},
+        {"store: a long series, no limit reached", 100000, (size_t)1 << 30, 2000, false, false},
+        {"store: the oldest sample goes first", 1024, (size_t)1 << 30, 2000, false, false},
+        {"store: a limit under a chunk", 7, (size_t)1 << 30, 2000, false, false},
+        {"store: a limit of one sample", 1, (size_t)1 << 30, 1000, false, false},
+        {"store: a limit one past a chunk", STORE_CHUNK_SAMPLES + 1, (size_t)1 << 30, 2500, false, false},
+        {"store: gc drops old samples and chunks", 500, (size_t)1 << 30, 2000, true, false},
+        {"store: max_bytes gives up a series' oldest chunk", 100000, 3000, 2500, false, false},
+        {"store: max_bytes with gc and the limit", 300, 2500, 2500, true, false},
+        {"store: runs of repeats", 100000, (size_t)1 << 30, 4000, false, true},
+        {"store: runs under a limit of 7", 7, (size_t)1 << 30, 3000, false, true},
+        {"store: runs with gc and the limit", 300, (size_t)1 << 30, 4000, true, true},
+        {"store: runs with max_bytes", 100000, 2500, 4000, false, true},
     };
     for (size_t i = 0; i < ARRAY_LEN(rounds); i++) {
         for (uint64_t seed = 1; seed <= 2; seed++) {
@@ -291,29 +304,70 @@ static void roundtrip(void **state)
     }
 }
 
-/* A regular scrape of a value that does not change costs two bits a
- * sample, the first of a chunk 128. */
-static void regular_scrape_costs_two_bits(void **state)
+/* A regular scrape of a value that does not change: two bits a repeat,
+ * then one run token for all of them; the first sample of a chunk is 128
+ * bits. The run goes on past a full chunk, to UINT16_MAX samples. */
+static void idle_series_is_one_run(void **state)
 {
     struct store s;
     struct store_limits l;
     store_limits_defaults(&l);
+    l.max_samples_per_series = 200000;
+    l.retention_ms = INT64_MAX / 2;
     assert_int_equal(store_init(&s, &l), 0);
     struct prom_label a[] = {{"__name__", "a"}};
     int64_t t0 = 1700000000000;
-    for (int i = 0; i < STORE_CHUNK_SAMPLES; i++)
-        assert_int_equal(store_append(&s, a, 1, t0 + i * 1000, 7), 0);
-    struct store_series *se = store_find(&s, a, 1);
-    assert_int_equal(se->nchunks, 1);
     /* the second sample's distance (1000) is a change from 0: 4 + 12 bits */
-    assert_int_equal(se->chunks[0].nbits, 128 + 17 + (STORE_CHUNK_SAMPLES - 2) * 2);
+    const unsigned head = 128 + 17;
+    struct store_series *se = NULL;
+    for (int i = 0; i < 70000; i++) {
+        assert_int_equal(store_append(&s, a, 1, t0 + i * 1000, 7), 0);
+        se = store_find(&s, a, 1);
+        unsigned repeats = i < 2 ? 0 : (unsigned)i - 1;
+        if (i < 2 || i + 1 > UINT16_MAX)
+            continue;
+        assert_int_equal(se->nchunks, 1);
+        if (repeats < STORE_RUN_MIN)
+            assert_int_equal(se->chunks[0].nbits, head + 2 * repeats);
+        else
+            assert_int_equal(se->chunks[0].nbits, head + 10 + 31 - __builtin_clz(repeats));
+    }
+    /* store: a chunk holds at most UINT16_MAX samples, runs too */
+    assert_int_equal(se->nchunks, 2);
+    assert_int_equal(se->chunks[0].n, UINT16_MAX);
+    assert_int_equal(se->len, 70000);
+    /* store: readers pass a run at once and land inside it exactly */
+    for (size_t i = 0; i < 70000; i += 4999) {
+        struct store_sample got = store_series_at(se, i);
+        assert_int_equal(got.t, t0 + (int64_t)i * 1000);
+        assert_true(got.v == 7);
+        assert_int_equal(store_series_seek(se, t0 + (int64_t)i * 1000 - 1), i);
+        assert_true(store_series_before(se, t0 + (int64_t)i * 1000 + 999, &got));
+        assert_int_equal(got.t, t0 + (int64_t)i * 1000);
+        struct store_iter it;
+        store_iter_seek(&it, se, t0 + (int64_t)i * 1000);
+        assert_int_equal(store_iter_count(&it, t0 + (int64_t)(i + 1500) * 1000),
+                         i + 1500 < 70000 ? 1500 : 70000 - i);
+    }
+    /* store: gc inside the run keeps the run's tail */
+    store_gc(&s, t0 + 30000 * 1000 + l.retention_ms);
+    assert_int_equal(se->len, 40000);
+    assert_int_equal(store_series_at(se, 0).t, t0 + 30000 * 1000);
+    /* store: a same-time rewrite inside a run shortens it; a new value ends it */
+    int64_t last = t0 + 69999 * 1000;
+    assert_int_equal(store_append(&s, a, 1, last, 8), 0);
+    assert_int_equal(store_append(&s, a, 1, last + 1000, 8), 0);
+    assert_int_equal(se->len, 40001);
+    assert_true(store_series_at(se, 39998).v == 7);
+    assert_true(store_series_at(se, 39999).v == 8);
+    assert_int_equal(store_series_at(se, 40000).t, last + 1000);
     store_release(&s);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(regular_scrape_costs_two_bits),
+        cmocka_unit_test(idle_series_is_one_run),
         cmocka_unit_test(roundtrip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
