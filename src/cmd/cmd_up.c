@@ -69,6 +69,8 @@ int cmd_up(int argc, char **argv)
     const char *log_level = "info";
     int down_window = uc.as.down_stabilization;
     double scrape_interval = uc.prom.scrape_interval_ms / 1000.0;
+    double retention = (double)uc.prom.store.retention_ms / 1000.0;
+    int store_max_mib = (int)(uc.prom.store.max_bytes >> 20);
     const struct opt opts[] = {
         {"f,file", OPT_LIST, &file_list, "FILE",
          "a manifest: ScaledObject, TriggerAuthentication, LocalDeployment", 0, 0, NULL},
@@ -81,6 +83,12 @@ int cmd_up(int argc, char **argv)
          "answer triggers from this Prometheus instead of the embedded store", 0, 0, NULL},
         {"scrape-interval", OPT_DOUBLE, &scrape_interval, "SECONDS",
          "how often the embedded store scrapes replicas and the router", 0.05, 3600, NULL},
+        {"retention", OPT_DOUBLE, &retention, "SECONDS", "how much history the embedded store keeps",
+         1, 86400 * 7, NULL},
+        {"store-max-mib", OPT_INT, &store_max_mib, "MIB",
+         "memory for the embedded store's series and samples; past it a series gives up its "
+         "oldest samples",
+         1, 1 << 20, NULL},
         {"hpa-sync-period", OPT_DOUBLE, &uc.as.hpa_sync_period, "SECONDS",
          "how often the HPA decides 1 <-> N", 0.05, 3600, NULL},
         {"horizontal-pod-autoscaler-downscale-stabilization", OPT_INT, &down_window, "SECONDS",
@@ -109,6 +117,8 @@ int cmd_up(int argc, char **argv)
     }
     uc.as.down_stabilization = down_window;
     uc.prom.scrape_interval_ms = (unsigned)(scrape_interval * 1000);
+    uc.prom.store.retention_ms = (int64_t)(retention * 1000);
+    uc.prom.store.max_bytes = (size_t)store_max_mib << 20;
     enum log_level lvl;
     log_level_parse(log_level, &lvl);
     log_set_level(lvl);

@@ -195,6 +195,9 @@ int embedded_prom_metrics(struct embedded_prom *ep, struct buf *out)
     err |= prom_family(out, "ebb_store_bytes", "gauge",
                        "Bytes of labels, samples and index in the embedded store.");
     err |= prom_sample(out, "ebb_store_bytes", NULL, (double)s.bytes);
+    err |= prom_family(out, "ebb_store_sample_bytes", "gauge",
+                       "Of ebb_store_bytes, the compressed sample chunks'.");
+    err |= prom_sample(out, "ebb_store_sample_bytes", NULL, (double)s.sample_bytes);
     err |= prom_family(out, "ebb_store_rejected_samples_total", "counter",
                        "Samples the store refused (a limit, or older than the series' last).");
     err |= prom_sample(out, "ebb_store_rejected_samples_total", NULL, (double)s.rejected);

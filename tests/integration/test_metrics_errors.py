@@ -96,6 +96,8 @@ def store_stat(name):
 wait_until(lambda: store_stat("ebb_store_rejected_samples_total"), 10, interval=0.2, what="rejections")
 check("--max-series 50 holds: 50 series at most, the rest counted as rejected",
       store_stat("ebb_store_series") <= 50 and store_stat("ebb_store_rejected_samples_total") > 0)
+check("the chunks' bytes are some of the store's bytes",
+      0 < store_stat("ebb_store_sample_bytes") < store_stat("ebb_store_bytes"))
 check("and the API still answers", request("GET", port, "/api/v1/query?query=count(up)")[0] == 200)
 small.stop()
 eng.stop()

@@ -152,12 +152,18 @@ check("SIGTERM: exit 0, sanitizers quiet", code == 0 and not any(
 time.sleep(0.5)
 check("no replica left running", not replica_pids(), replica_pids())
 
-# ebb up killed with SIGKILL: its replicas die with it (PR_SET_PDEATHSIG).
+# ebb up killed with SIGKILL: its replicas die with it (PR_SET_PDEATHSIG). This
+# one keeps 2 s of history (the store applies retention every 10 s).
 so_min1 = os.path.join(root, "examples", "tutorial", "values-20-keda.yaml")  # min 1: a replica stays
-up = Process([ebb, "up", "-f", so_min1, "-f", ld, "--port", str(free_port()), "--control-port", str(control)],
-             name="up-killed")
+up = Process([ebb, "up", "-f", so_min1, "-f", ld, "--port", str(free_port()), "--control-port", str(control),
+              "--retention", "2", "--store-max-mib", "64"], name="up-killed")
 wait_until(lambda: json.loads(request("GET", control, "/status")[2])["scaledObjects"][0]["target"]
            ["readyReplicas"] == 1, 30, interval=0.1, what="a ready replica")
+time.sleep(24)
+_, _, body = request("GET", control, "/api/v1/query?query=max(count_over_time(up%5B1m%5D))")
+kept = float(json.loads(body)["data"]["result"][0]["value"][1])
+check("--retention 2: the store keeps at most 2 s and a gc interval of samples (1 s scrapes)",
+      kept <= 13, kept)
 pids = replica_pids()
 check("the tutorial's first ScaledObject, unchanged, runs one replica", len(pids) == 1, pids)
 up.signal(signal.SIGKILL)
