@@ -128,6 +128,11 @@ try:
     prom.values["q_web"] = 8  # ceil(8/5) = 2
     check("the new leader scales 4 -> 2", wait_replicas("web", 2, 20, "web at 2"),
           str(replicas("web")))
+    # The line follows the PATCH's answer, which can come after the API shows 2.
+    try:
+        wait_until(lambda: scaled_lines(b), 5, what="the scaled line")
+    except TimeoutError:
+        pass
     check("the new leader's log says so", scaled_lines(b), b.output()[-800:])
     costs = {n: pod_cost(n) for n in ("web-0", "web-1", "web-2", "web-3", "other-0")}
     check("deletion costs = in-flight requests at the router; not Ready: -1; other pods untouched",
