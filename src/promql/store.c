@@ -303,7 +303,7 @@ static bool is_repeat(const struct store_series *se, int64_t t, uint64_t bits)
     return se->len && (uint64_t)t - (uint64_t)se->last.t == se->last.dt && bits == se->last.v;
 }
 
-/* The bits (t, v's bits) will add to chunk c, which has samples: the
+/* The bits (t, v's bits) will add to the newest chunk, which has samples: the
  * encoders run without a buffer. */
 static uint32_t sample_bits(const struct store_series *se, int64_t t, uint64_t bits)
 {
