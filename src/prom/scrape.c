@@ -200,6 +200,17 @@ static bool labels_equal(const struct prom_label *a, size_t na, const struct pro
     return true;
 }
 
+/* Frees a label set with its references to the strings (NULL ones, of a
+ * set half made, are ignored). */
+static void labelset_free(struct scraper *s, struct labelset *set)
+{
+    for (size_t i = 0; i < set->n; i++) {
+        strtab_put(&s->strs, set->labels[i].name);
+        strtab_put(&s->strs, set->labels[i].value);
+    }
+    free(set);
+}
+
 /* Drops one reference to a label set; the last frees it. */
 static void labelset_put(struct scraper *s, struct labelset *set)
 {
@@ -210,11 +221,7 @@ static void labelset_put(struct scraper *s, struct labelset *set)
         pp = &(*pp)->next;
     *pp = set->next;
     s->nsets--;
-    for (size_t i = 0; i < set->n; i++) {
-        strtab_put(&s->strs, set->labels[i].name);
-        strtab_put(&s->strs, set->labels[i].value);
-    }
-    free(set);
+    labelset_free(s, set);
 }
 
 /* Doubles the index once it holds as many sets as chains; a failed growth
@@ -266,11 +273,7 @@ static struct labelset *labelset_get(struct scraper *s, const struct prom_label 
         e->labels[i].value = strtab_get(&s->strs, l[i].value);
         e->n++;
         if (!e->labels[i].name || !e->labels[i].value) {
-            for (size_t j = 0; j <= i; j++) {
-                strtab_put(&s->strs, e->labels[j].name);
-                strtab_put(&s->strs, e->labels[j].value);
-            }
-            free(e);
+            labelset_free(s, e);
             return NULL;
         }
     }

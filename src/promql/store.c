@@ -360,23 +360,26 @@ static int chunk_room(struct store *s, struct store_series *se, int64_t t, uint6
     return 0;
 }
 
-/* Appends (t, v) to the newest chunk, which chunk_room made room in. */
-static void chunk_put(struct store_series *se, int64_t t, double v)
+/* Writes the repeats at the chunk's end again: was of them, now now. */
+static void run_rewrite(struct store_chunk *c, uint32_t was, uint32_t now)
+{
+    bits_cut(c->buf, &c->nbits, c->nbits - run_bits(was));
+    run_put(c->buf, &c->nbits, now);
+}
+
+/* Appends (t, v's bits) to the newest chunk, which chunk_room made room
+ * in. */
+static void chunk_put(struct store_series *se, int64_t t, uint64_t bits)
 {
     struct store_chunk *c = &se->chunks[se->nchunks - 1];
-    uint64_t bits;
-    memcpy(&bits, &v, sizeof(bits));
     if (!c->n) {
         bits_put(c->buf, &c->nbits, (uint64_t)t, 64);
         bits_put(c->buf, &c->nbits, bits, 64);
         se->last = (struct store_xor){t, 0, bits, NO_WINDOW, 0, 0};
     } else if (is_repeat(se, t, bits)) {
-        /* The repeats at the chunk's end, written again one longer. */
-        uint32_t run = se->last.run + 1;
-        bits_cut(c->buf, &c->nbits, c->nbits - run_bits(run - 1));
-        run_put(c->buf, &c->nbits, run);
+        run_rewrite(c, se->last.run, se->last.run + 1);
         se->last.t = t;
-        se->last.run = run;
+        se->last.run++;
     } else {
         time_put(c->buf, &c->nbits, &se->last, t);
         value_put(c->buf, &c->nbits, &se->last, bits);
@@ -392,11 +395,9 @@ static void chunk_unput(struct store_series *se)
 {
     struct store_chunk *c = &se->chunks[se->nchunks - 1];
     if (se->last.run) {
-        uint32_t run = se->last.run - 1;
-        bits_cut(c->buf, &c->nbits, c->nbits - run_bits(run + 1));
-        run_put(c->buf, &c->nbits, run);
+        run_rewrite(c, se->last.run, se->last.run - 1);
         se->last.t = (int64_t)((uint64_t)se->last.t - se->last.dt);
-        se->last.run = run;
+        se->last.run--;
         c->n--;
         return;
     }
@@ -484,7 +485,7 @@ int store_append(struct store *s, const struct prom_label *labels, size_t n, int
         se->len++;
         s->nsamples++;
     }
-    chunk_put(se, t_ms, v);
+    chunk_put(se, t_ms, bits);
     return 0;
 }
 
